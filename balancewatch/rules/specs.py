@@ -79,6 +79,10 @@ class Delta(_Strict):
         return self
 
 
+def _both(value: object) -> bool:
+    return isinstance(value, Levels) and value.warning is not None and value.critical is not None
+
+
 class _RuleBase(_Strict):
     id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
     currency: str | None = None
@@ -94,17 +98,15 @@ class ThresholdRule(_RuleBase):
     @field_validator("below")
     @classmethod
     def _below_order(cls, value: Decimal | Levels | None) -> Decimal | Levels | None:
-        if isinstance(value, Levels) and value.warning is not None and value.critical is not None:
-            if not value.warning > value.critical:
-                raise ValueError("'warning' must be above 'critical'")
+        if _both(value) and not value.warning > value.critical:  # type: ignore[union-attr,operator]
+            raise ValueError("'warning' must be above 'critical'")
         return value
 
     @field_validator("above")
     @classmethod
     def _above_order(cls, value: Decimal | Levels | None) -> Decimal | Levels | None:
-        if isinstance(value, Levels) and value.warning is not None and value.critical is not None:
-            if not value.warning < value.critical:
-                raise ValueError("'warning' must be below 'critical'")
+        if _both(value) and not value.warning < value.critical:  # type: ignore[union-attr,operator]
+            raise ValueError("'warning' must be below 'critical'")
         return value
 
     @field_validator("clear_margin")

@@ -1,0 +1,67 @@
+"""Shared by ``change`` and ``held_increase``: find a move of a given size against a reference.
+
+The reference is the previous poll's value, or with ``within`` the extreme value in the
+window (the highest for a drop, the lowest for a rise), so a drop spread over several polls
+is caught. Each event is identified by its reference instant: a later poll measuring the
+same move from the same reference is the same event, never reported twice.
+
+A percentage against a reference of zero (or less): a rise from 0 is an infinite
+percentage and counts; a drop from 0 cannot be a percentage and does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from balancewatch.rules.base import RuleContext
+from balancewatch.rules.specs import Delta
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    reference: Decimal
+    reference_at: datetime
+    value: Decimal
+    moved: Decimal
+    """Always positive: the size of the drop or of the rise."""
+
+
+def find_move(
+    ctx: RuleContext,
+    currency: str,
+    kind: str,
+    direction: Literal["drop", "rise"],
+    size: Delta,
+    within: timedelta | None,
+) -> Move | None:
+    value = ctx.value(currency, kind)
+    if value is None:
+        return None
+    if within is None:
+        points = list(ctx.series(currency, kind, None))[-1:]
+    else:
+        points = list(ctx.series(currency, kind, within))
+    if not points:
+        return None
+    pick = max if direction == "drop" else min
+    ref_at, reference = pick(points, key=lambda p: (p[1], p[0]))
+    moved = reference - value if direction == "drop" else value - reference
+    if moved <= 0 or not _big_enough(moved, reference, size):
+        return None
+    return Move(reference, ref_at, value, moved)
+
+
+def _big_enough(moved: Decimal, reference: Decimal, size: Delta) -> bool:
+    if size.amount is not None:
+        return moved >= size.amount
+    assert size.percent is not None
+    if reference <= 0:
+        return True  # a rise from nothing is an infinite percentage; drops cannot get here
+    return moved * 100 >= size.percent * reference
+
+
+def describe(size: Delta) -> str:
+    return f"{size.percent}%" if size.percent is not None else str(size.amount)
