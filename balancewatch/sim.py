@@ -1,30 +1,19 @@
 """Simulated balance providers on loopback, speaking the real wire formats.
 
-One :class:`SimServer` serves all four providers (Dhmad, OneClickDz, TheDex, Sunor) on a
-single port. Every endpoint is reachable both bare (``/api/v1/balance``) and under a
-provider prefix (``/dhmad/api/v1/balance``), so ``base_url("dhmad")`` can be handed to a
-client as if it were the provider's real base URL.
+One :class:`SimServer` serves Dhmad, OneClickDz, TheDex and Sunor on a single port. Every
+endpoint answers both bare (``/api/v1/balance``) and under a provider prefix
+(``/dhmad/api/v1/balance``), so ``base_url("dhmad")`` stands in for the real base URL.
 
-Design:
-
-* **A tiny HTTP/1.1 server on asyncio streams.** One coroutine per connection reads
-  requests in a loop (keep-alive, ``Content-Length`` bodies), so ten thousand accounts and
-  thousands of idle connections cost a few kilobytes each, with no threads per request.
-* **State behind one ``threading.Lock``.** Accounts, balances, faults and counters may be
-  changed from a test thread while the server runs in its own thread; the lock is never
-  held across an ``await``. A request's whole answer is decided under the lock in
-  :meth:`SimServer._dispatch`, then written outside it.
-* **Amounts are Decimals**, written into the JSON as text by a small encoder (``1500.50``
-  stays ``1500.50``); TheDex gets strings, as on the wire.
-* **Faults are data.** ``set_fault(key, name, **params)`` stores a name; ``_FAULTS`` maps
-  each name to a function that builds a :class:`_Response`. Faults that are about the
-  connection rather than the body (reset, truncate, drip, hang, gzip bomb) are carried as
-  an ``action`` that the connection writer performs.
-* **Clean shutdown.** :meth:`SimServer.stop` closes the listener, aborts every open
-  connection (hanging and dripping ones included) and awaits their coroutines, so no task
-  is left pending and nothing is reported as unraisable.
-
-Run ``python -m balancewatch.sim --port 8080 --accounts 8`` for a standalone server.
+* A small HTTP/1.1 server on asyncio streams: one coroutine per connection, keep-alive,
+  ``Content-Length`` bodies; thousands of idle connections cost a few KiB each.
+* State sits behind one ``threading.Lock`` (tests mutate it from another thread); it is
+  never held across an ``await``. Each answer is decided under the lock, written outside.
+* Amounts are Decimals, written into JSON as their exact text by :func:`dumps`.
+* Faults are data: ``_FAULTS`` maps a name to a function building a :class:`_Response`;
+  connection-level faults (reset, truncate, drip, hang, gzip bomb) are an ``action`` that
+  :func:`_send` performs.
+* :meth:`SimServer.stop` aborts every connection (hanging and dripping ones too) and awaits
+  its coroutine, so nothing is left pending.
 """
 
 from __future__ import annotations
@@ -95,38 +84,17 @@ def _plain(amount: Decimal) -> str:
     return format(amount, "f")
 
 
-def _encode(value: object, out: list[str]) -> None:
-    if isinstance(value, _Raw):
-        out.append(str(value))
-    elif isinstance(value, str):
-        out.append(json.dumps(value))
-    elif value is None or isinstance(value, bool):
-        out.append({None: "null", True: "true", False: "false"}[value])
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, Decimal):
-        out.append(_plain(value))
-    elif isinstance(value, Mapping):
-        out.append("{")
-        for i, (key, item) in enumerate(value.items()):
-            out.append(("," if i else "") + json.dumps(str(key)) + ":")
-            _encode(item, out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for i, item in enumerate(value):
-            out.append("," if i else "")
-            _encode(item, out)
-        out.append("]")
-    else:
-        raise TypeError(f"cannot encode {type(value).__name__}")
-
-
 def dumps(value: object) -> str:
     """Compact JSON in which Decimals keep their exact text (never a float)."""
-    out: list[str] = []
-    _encode(value, out)
-    return "".join(out)
+    if isinstance(value, _Raw):
+        return str(value)
+    if isinstance(value, Decimal):
+        return _plain(value)
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{json.dumps(str(k))}:{dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(dumps(item) for item in value) + "]"
+    return json.dumps(value)  # str, int, bool, None
 
 
 def _to_decimal(value: object) -> Decimal:
@@ -171,82 +139,52 @@ def _json_response(status: int, obj: object, headers: Sequence[tuple[str, str]] 
     return _Response(status, dumps(obj).encode(), headers=list(headers))
 
 
-_DHMAD_MESSAGES = {
-    401: "Invalid or expired API key",
-    403: "Developer account must be associated with a user account to use this endpoint",
-    429: "Rate limit exceeded. Please try again later.",
-    500: "An unexpected error occurred",
-    503: "Service temporarily unavailable",
+_MESSAGES: Mapping[tuple[str, int], str] = {  # the rest say HTTPStatus(status).phrase
+    ("dhmad", 401): "Invalid or expired API key",
+    ("dhmad", 403): "Developer account must be associated with a user account to use this endpoint",
+    ("dhmad", 429): "Rate limit exceeded. Please try again later.",
+    ("oneclickdz", 401): "The provided access token is invalid",
+    ("oneclickdz", 403): "Your IP address is not allowed to use this API key",
+    ("oneclickdz", 500): "Developer was notified and will check shortly",
+    ("thedex", 401): "Invalid signature, api key or payload header",
+    ("sunor", 401): "Invalid API key",
+    ("sunor", 429): "Rate limit exceeded. Try again in {seconds} seconds.",
 }
-_OCD_ERRORS = {
-    401: ("INVALID_ACCESS_TOKEN", "The provided access token is invalid"),
-    403: ("IP_NOT_ALLOWED", "Your IP address is not allowed to use this API key"),
-    429: ("RATE_LIMIT_EXCEEDED", "Too many requests"),
-    500: ("INTERNAL_SERVER_ERROR", "Developer was notified and will check shortly"),
-    503: ("SERVICE_UNAVAILABLE", "Service temporarily unavailable"),
-}
-_THEDEX_MESSAGES = {
-    401: "Invalid signature, api key or payload header",
-    403: "Access denied",
-    429: "Too many requests",
-    500: "Internal server error",
-    503: "Service unavailable",
-}
-_SUNOR_MESSAGES = {
-    401: "Invalid API key",
-    403: "Forbidden",
-    429: "Rate limit exceeded. Try again in {seconds} seconds.",
-    500: "Internal server error",
-    503: "Service unavailable",
-}
-
-
-def _error_obj(
-    provider: str,
-    status: int,
-    *,
-    message: str | None = None,
-    code: str | None = None,
-    details: Mapping[str, object] | None = None,
-    retry_after: int = 30,
-) -> dict[str, object]:
-    """The provider's own error body for ``status``."""
-    if provider == "dhmad":
-        obj: dict[str, object] = {
-            "error": http.HTTPStatus(status).phrase,
-            "message": message or _DHMAD_MESSAGES[status],
-        }
-        if status == 429:
-            obj["retryAfter"] = retry_after
-        return obj
-    if provider == "oneclickdz":
-        default_code, default_message = _OCD_ERRORS[status]
-        error: dict[str, object] = {
-            "code": code or default_code,
-            "message": message or default_message,
-        }
-        if details is not None:
-            error["details"] = dict(details)
-        return {"success": False, "error": error, "requestId": f"req_{next(_REQUEST_IDS):012x}"}
-    if provider == "thedex":
-        obj = {"message": message or _THEDEX_MESSAGES[status]}
-        if details is not None:
-            obj.update(details)
-        return obj
-    text = message or _SUNOR_MESSAGES[status].format(seconds=retry_after)
-    return {"code": status, "message": text}
+_OCD_CODES = {401: "INVALID_ACCESS_TOKEN", 403: "IP_NOT_ALLOWED", 429: "RATE_LIMIT_EXCEEDED"}
 
 
 def _error(
     provider: str,
     status: int,
     *,
-    message: str | None = None,
     code: str | None = None,
+    message: str | None = None,
     details: Mapping[str, object] | None = None,
+    retry_after: int = 30,
+    http_status: int | None = None,
 ) -> _Response:
-    obj = _error_obj(provider, status, message=message, code=code, details=details)
-    return _json_response(status, obj)
+    """The provider's own error body for ``status`` (sent as ``http_status``, default the same)."""
+    phrase = http.HTTPStatus(status).phrase
+    text = message or _MESSAGES.get((provider, status), phrase.capitalize())
+    obj: dict[str, object] = {
+        "code": status,
+        "message": text.replace("{seconds}", str(retry_after)),
+    }
+    if provider == "dhmad":
+        obj = {"error": phrase, "message": text}
+        if status == 429:
+            obj["retryAfter"] = retry_after
+    elif provider == "oneclickdz":
+        error: dict[str, object] = {
+            "code": code or _OCD_CODES.get(status, phrase.upper().replace(" ", "_")),
+            "message": text,
+        }
+        if details:
+            error["details"] = dict(details)
+        obj = {"success": False, "error": error, "requestId": f"req_{next(_REQUEST_IDS):012x}"}
+    elif provider == "thedex":
+        obj = {"message": text, **(details or {})}
+    return _json_response(http_status or status, obj)
 
 
 def _utc_stamp() -> str:
@@ -320,18 +258,10 @@ class _FaultCtx:
 
 
 _FaultHandler = Callable[[_FaultCtx], _Response]
-_NUMERIC_PARAMS = frozenset({"retry_after", "interval", "size", "depth", "digits"})
-_FAULT_PARAMS: Mapping[str, frozenset[str]] = {
-    "rate_limited": frozenset({"retry_after", "retry_after_date", "retry_after_header"}),
-    "drip": frozenset({"interval"}),
-    "garbage": frozenset({"size"}),
-    "deep": frozenset({"depth"}),
-    "long_number": frozenset({"digits", "quoted"}),
-    "nan": frozenset({"quoted"}),
-    "infinity": frozenset({"quoted"}),
-    "huge": frozenset({"quoted"}),
-    "bool": frozenset({"quoted"}),
-}
+_PARAMS = frozenset(
+    {"retry_after", "retry_after_date", "retry_after_header", "interval", "size", "depth"}
+    | {"digits", "quoted"}
+)
 
 
 def _status_fault(status: int) -> _FaultHandler:
@@ -346,7 +276,9 @@ def _rate_limited(ctx: _FaultCtx) -> _Response:
         if ctx.params.get("retry_after_date", False):
             value = format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
         headers.append(("Retry-After", value))
-    return _json_response(429, _error_obj(ctx.provider, 429, retry_after=seconds), headers)
+    response = _error(ctx.provider, 429, retry_after=seconds)
+    response.headers = headers
+    return response
 
 
 def _amount_fault(token: str) -> _FaultHandler:
@@ -401,8 +333,8 @@ _FAULTS: Mapping[str, _FaultHandler] = {
         200, ctx.success(), action="drip", interval=ctx.number("interval", 0.5)
     ),
     "hang": lambda ctx: _Response(0, action="hang"),
-    "success_false": lambda ctx: _json_response(200, _error_obj(ctx.provider, 500)),
-    "code_mismatch": lambda ctx: _json_response(200, _error_obj(ctx.provider, 500)),
+    "success_false": lambda ctx: _error(ctx.provider, 500, http_status=200),
+    "code_mismatch": lambda ctx: _error(ctx.provider, 500, http_status=200),
 }
 FAULTS: tuple[str, ...] = tuple(_FAULTS)
 
@@ -624,8 +556,10 @@ class SimServer:
         An account's own fault wins over the server-wide one; ``set_fault(None, None)``
         clears every fault.
         """
-        if fault is not None:
-            _check_fault(fault, params)
+        if fault is not None and fault not in _FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; expected one of {FAULTS}")
+        if set(params) - _PARAMS:
+            raise ValueError(f"unknown fault parameter(s) {sorted(set(params) - _PARAMS)}")
         entry = None if fault is None else (fault, dict(params))
         with self._lock:
             if api_key is not None:
@@ -702,20 +636,9 @@ class SimServer:
             left = max(OCD_MAX_ATTEMPTS - state.failures, 0)
             if left == 0:
                 state.blocked_until = self._clock() + OCD_BLOCK_SECONDS
-            if key is None:
-                return _error(
-                    provider, 401, code="MISSING_ACCESS_TOKEN", message="Access token is required"
-                )
             return _error(provider, 401, details={"attemptsLeft": left})
-        if key is not None:
-            details = {"reason": "unknown api key"} if provider == "thedex" else None
-            return _error(provider, 401, details=details)
-        missing = {
-            "dhmad": "Missing API key. Please include X-API-Key header.",
-            "thedex": "Missing X-EX-APIKEY header",
-            "sunor": "Missing x-api-key header",
-        }
-        return _error(provider, 401, message=missing[provider])
+        details = {"reason": "unknown or missing api key"} if provider == "thedex" else None
+        return _error(provider, 401, details=details)
 
     # ------------------------------------------------------------ connections
 
@@ -852,18 +775,6 @@ class SimServer:
         self.stop_thread()
 
 
-def _check_fault(fault: str, params: Mapping[str, object]) -> None:
-    if fault not in _FAULTS:
-        raise ValueError(f"unknown fault {fault!r}; expected one of {FAULTS}")
-    unknown = set(params) - _FAULT_PARAMS.get(fault, frozenset())
-    if unknown:
-        raise ValueError(f"fault {fault!r} takes no parameter(s) {sorted(unknown)}")
-    for name, value in params.items():
-        numeric = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-        if name in _NUMERIC_PARAMS and (not numeric or float(value) < 0):  # type: ignore[arg-type]
-            raise ValueError(f"fault parameter {name} must be a non-negative number")
-
-
 def _apply_drain(account: _Account) -> None:
     if account.drain is None:
         return
@@ -936,29 +847,14 @@ async def _send(
 
 
 def generated_accounts(count: int) -> list[tuple[str, str, str | None, Balances]]:
-    """``count`` deterministic accounts spread over the providers: (provider, key, secret, balances)."""
+    """Deterministic accounts over the providers: (provider, key, secret, balances)."""
     accounts: list[tuple[str, str, str | None, Balances]] = []
     for index in range(count):
         provider = PROVIDERS[index % len(PROVIDERS)]
         key = f"sim-{provider}-{index // len(PROVIDERS):04d}"
-        base = Decimal(50 + (index * 7919) % 4950)
-        balances: dict[str, dict[str, Decimal]] = {
-            "dhmad": {
-                "TND": {
-                    "available": base + Decimal("0.500"),
-                    "pending": Decimal("0.000"),
-                    "held": Decimal("25.250"),
-                }
-            },
-            "oneclickdz": {"DZD": {"available": base * 10 + Decimal("0.13")}},
-            "thedex": {
-                "USDT_TRON": {
-                    "available": base + Decimal("0.00000000"),
-                    "held": Decimal("5.00000000"),
-                }
-            },
-            "sunor": {"CREDITS": {"available": base, "held": Decimal(10)}},
-        }[provider]
+        balances = _normalize(DEFAULT_BALANCES[provider])
+        for kinds in balances.values():  # vary the amounts, keeping each default's scale
+            kinds["available"] *= Decimal(1 + (index * 7919) % 97)
         accounts.append(
             (provider, key, f"secret-{key}" if provider == "thedex" else None, balances)
         )
@@ -969,14 +865,15 @@ async def _serve_cli(args: argparse.Namespace) -> int:
     server = SimServer(args.host, args.port)
     listing: list[dict[str, object]] = []
     for provider, key, secret, balances in generated_accounts(args.accounts):
-        server.add_account(provider, key, secret=secret, balances=balances)  # type: ignore[arg-type]
+        server.add_account(provider, key, secret=secret, balances=balances)
         listing.append({"provider": provider, "api_key": key, "secret": secret})
     await server.start()
     for entry in listing:
         entry["base_url"] = server.base_url(str(entry["provider"]))
     announce: dict[str, object] = {"port": server.port}
     if args.accounts_file:
-        Path(args.accounts_file).write_text(json.dumps(listing) + "\n", encoding="utf-8")
+        text = json.dumps(listing) + "\n"
+        await asyncio.to_thread(Path(args.accounts_file).write_text, text, encoding="utf-8")
         announce["accounts_file"] = str(args.accounts_file)
     else:
         announce["accounts"] = listing

@@ -270,6 +270,18 @@ def _text(value: Any) -> str | None:
 # ---------------------------------------------------------------- fetch
 
 
+def make_client(max_connections: int = 100) -> httpx.AsyncClient:
+    """The one HTTP client every poll shares: pooled connections, no redirects.
+
+    Redirects are off: a redirect to another host would carry the account's credentials
+    there. httpx's own timeouts are per read; :func:`fetch` adds the overall deadline.
+    """
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0), follow_redirects=False)
+
+
 async def fetch(
     provider: Provider,
     client: httpx.AsyncClient,

@@ -1,0 +1,323 @@
+"""Command line: argument parsing and one small function per command.
+
+Errors are one clear line on stderr, never a traceback (unless ``--debug``). Exit codes:
+``check`` follows the monitoring-plugin convention (see ``check.py``); every other command
+exits 0 on success, 2 on a config error, 1 on any other failure.
+
+Imports of heavy modules (httpx, apprise, the daemon) happen inside the commands that need
+them, so ``--help`` and ``validate`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from balancewatch import __version__
+from balancewatch.model import BalancewatchError, ConfigError
+
+if TYPE_CHECKING:
+    from balancewatch.config import Config
+    from balancewatch.records import Store
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _load(args: argparse.Namespace) -> Config:
+    from balancewatch.config import default_config_path, load_config
+    from balancewatch.observe import REDACTOR
+
+    path = Path(args.config) if args.config else default_config_path(os.environ)
+    config = load_config(path)
+    REDACTOR.update(config.secrets)
+    return config
+
+
+def _open_store(config: Config, *, must_exist: bool = True) -> Store:
+    from balancewatch.config import state_path
+    from balancewatch.state import SqliteStore
+
+    path = state_path(config, os.environ)
+    if must_exist and not path.exists():
+        raise BalancewatchError(f"no state file at {path}: has the daemon run yet?")
+    return SqliteStore.open(path, now=utcnow())
+
+
+def _plans(config: Config, only: str | None = None) -> list[Any]:
+    from balancewatch.poller import make_plan
+
+    accounts = [a for a in config.accounts if a.enabled]
+    if only is not None:
+        accounts = [a for a in config.accounts if a.name == only]
+        if not accounts:
+            known = ", ".join(a.name for a in config.accounts)
+            raise ConfigError(f"no account named {only!r} in the config (known: {known})")
+    return [make_plan(a, config.defaults) for a in accounts]
+
+
+def _account_names(config: Config, name: str) -> None:
+    if name not in {a.name for a in config.accounts}:
+        known = ", ".join(a.name for a in config.accounts)
+        raise ConfigError(f"no account named {name!r} in the config (known: {known})")
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config = _load(args)
+    print(
+        f"{config.source}: OK - {len(config.accounts)} account(s), "
+        f"{len(config.notifiers)} notifier(s), {len(config.routes)} route(s)"
+    )
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from balancewatch import check
+
+    try:
+        config = _load(args)
+        plans = _plans(config, args.account)
+    except ConfigError as error:
+        _print_problems(error)
+        return check.UNKNOWN
+    store = _try_store(config)
+    try:
+        results = asyncio.run(check.check_accounts(plans, store, utcnow()))
+    finally:
+        if store is not None:
+            store.close()
+    print(check.to_json(results) if args.json else check.to_text(results))
+    return check.exit_code(results)
+
+
+def _try_store(config: Config) -> Store | None:
+    """The state file, read for history when it exists; ``check`` works without one."""
+    try:
+        return _open_store(config, must_exist=True)
+    except BalancewatchError:
+        return None
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from balancewatch import reports
+
+    config = _load(args)
+    store = _open_store(config)
+    try:
+        now = utcnow()
+        names = [a.name for a in config.accounts]
+        data = reports.status_data(store, names, now)
+    finally:
+        store.close()
+    print(json.dumps(data, indent=2) if args.json else reports.status_text(data, now))
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from balancewatch import reports
+    from balancewatch.units import parse_duration
+
+    config = _load(args)
+    _account_names(config, args.account)
+    store = _open_store(config)
+    try:
+        snaps = store.history(args.account, utcnow() - parse_duration(args.since))
+    finally:
+        store.close()
+    if args.csv:
+        sys.stdout.write(reports.history_csv(snaps))
+    elif args.json:
+        print(reports.history_json(snaps))
+    else:
+        print(reports.history_text(args.account, snaps))
+    return EXIT_OK
+
+
+def cmd_silence(args: argparse.Namespace) -> int:
+    from balancewatch.units import parse_duration
+
+    config = _load(args)
+    store = _open_store(config, must_exist=False)
+    now = utcnow()
+    try:
+        if args.lift is not None:
+            lifted = store.lift_silence(args.lift, now)
+            print(f"silence #{args.lift} lifted" if lifted else f"no active silence #{args.lift}")
+            return EXIT_OK if lifted else EXIT_FAILURE
+        if args.list or args.account is None:
+            return _list_silences(store, now)
+        if args.account != "*":
+            _account_names(config, args.account)
+        if not args.duration:
+            raise BalancewatchError("say how long: --for 2h")
+        until = now + parse_duration(args.duration)
+        silence = store.add_silence(args.account, args.rule, now, until, args.reason or "")
+    finally:
+        store.close()
+    rule = f" rule {silence.rule}" if silence.rule else ""
+    print(
+        f"silence #{silence.id}: {silence.account}{rule} until {silence.ends_at:%Y-%m-%d %H:%M} UTC"
+    )
+    return EXIT_OK
+
+
+def _list_silences(store: Store, now: datetime) -> int:
+    silences = store.silences(now)
+    if not silences:
+        print("no active silences")
+    for s in silences:
+        rule = f" rule {s.rule}" if s.rule else ""
+        print(f"#{s.id} {s.account}{rule} until {s.ends_at:%Y-%m-%d %H:%M} UTC: {s.reason}")
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from balancewatch.config import state_path
+    from balancewatch.replay import format_replay, replay
+    from balancewatch.state import SqliteStore
+    from balancewatch.units import parse_duration
+
+    config = _load(args)
+    (plan,) = _plans(config, args.account)
+    path = Path(args.state) if args.state else state_path(config, os.environ)
+    if not path.exists():
+        raise BalancewatchError(f"no state file at {path} (use --state to point at one)")
+    store = SqliteStore.open(path, now=utcnow())
+    try:
+        start = utcnow() - parse_duration(args.since)
+        snaps = store.history(args.account, start)
+        lookback = store.history(args.account, start - plan.history_window, start)
+    finally:
+        store.close()
+    items = list(replay(plan, snaps, [s for s in lookback if s.taken_at < start]))
+    print(format_replay(items, plan, len(snaps)))
+    return EXIT_OK
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    from balancewatch import notify
+
+    config = _load(args)
+    return notify.notify_test(config, args.notifier)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from balancewatch import daemon
+
+    path = Path(args.config) if args.config else None
+    return daemon.run(path, log_level=args.log_level)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from balancewatch import demo
+
+    return demo.run(duration=args.duration, speed=args.speed)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _print_problems(error: ConfigError) -> None:
+    for line in error.problems:
+        print(f"config error: {line}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", default=argparse.SUPPRESS, help="config file")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    common.add_argument("--log-level", default=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(
+        prog="balancewatch",
+        description="Watch prepaid balances; alert before the money runs out.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"balancewatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], text: str) -> Any:
+        p = sub.add_parser(name, parents=[common], help=text, description=text)
+        p.set_defaults(func=func)
+        return p
+
+    add("run", cmd_run, "run the daemon")
+    p = add("check", cmd_check, "poll now, evaluate, notify nothing (exit 0/1/2/3)")
+    p.add_argument("--account")
+    p.add_argument("--json", action="store_true")
+    add("validate", cmd_validate, "check the config and exit")
+    p = add("status", cmd_status, "last balances, firing alerts, silences, outbox")
+    p.add_argument("--json", action="store_true")
+    p = add("history", cmd_history, "recorded balances of one account")
+    p.add_argument("account")
+    p.add_argument("--since", default="7d")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    p = add("silence", cmd_silence, "mute notifications for a while; --list, --lift ID")
+    p.add_argument("account", nargs="?", help="account name, or * for all")
+    p.add_argument("--rule")
+    p.add_argument("--for", dest="duration")
+    p.add_argument("--reason")
+    p.add_argument("--list", action="store_true")
+    p.add_argument("--lift", type=int, metavar="ID")
+    p = add("replay", cmd_replay, "run the config's rules over recorded history")
+    p.add_argument("account")
+    p.add_argument("--since", default="30d")
+    p.add_argument("--state", help="state file to read (default: the config's)")
+    p = add("notify-test", cmd_notify_test, "send a test message through each notifier")
+    p.add_argument("--notifier")
+    p = add("demo", cmd_demo, "watch simulated providers drain, no keys or network needed")
+    p.add_argument("--duration", type=float, default=75.0, help="seconds (default 75)")
+    p.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name, default in (("config", None), ("debug", False), ("log_level", "warning")):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    if args.command != "run":
+        from balancewatch.observe import setup_logging
+
+        setup_logging("debug" if args.debug else args.log_level)
+    try:
+        return int(args.func(args))
+    except ConfigError as error:
+        _print_problems(error)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        from balancewatch.observe import REDACTOR
+
+        text = (
+            str(error)
+            if isinstance(error, BalancewatchError)
+            else f"{type(error).__name__}: {error}"
+        )
+        print(f"error: {REDACTOR.text(text)}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+__all__ = ["main", "timedelta"]

@@ -1,0 +1,112 @@
+"""Prometheus metrics and the health endpoint (optional ``http: {listen: 127.0.0.1:9464}``).
+
+The HTTP server runs in its own thread (``prometheus_client``'s WSGI server), on purpose:
+``/healthz`` must answer "unhealthy" when the event loop is stuck, which a server living
+on that loop could not do. It judges from timestamps the loop writes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from balancewatch.model import BALANCE_KINDS, Snapshot
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.balance = Gauge(
+            "balancewatch_balance", "Last read balance", ["account", "currency", "kind"], registry=r
+        )
+        self.poll_seconds = Histogram(
+            "balancewatch_poll_duration_seconds", "Poll duration", ["provider"], registry=r
+        )
+        self.poll_errors = Counter(
+            "balancewatch_poll_errors_total", "Failed polls", ["account", "kind"], registry=r
+        )
+        self.polls = Counter("balancewatch_polls_total", "Polls", ["account"], registry=r)
+        self.firing = Gauge("balancewatch_alerts_firing", "Firing alerts", ["severity"], registry=r)
+        self.outbox = Gauge("balancewatch_outbox_depth", "Deliveries waiting", registry=r)
+        self.delivery_failures = Counter(
+            "balancewatch_deliveries_failed_total", "Failed delivery attempts", registry=r
+        )
+        self.gave_up = Counter(
+            "balancewatch_deliveries_given_up_total", "Deliveries given up", registry=r
+        )
+        self.last_reload_ok = Gauge(
+            "balancewatch_last_reload_ok", "1 if the last reload applied", registry=r
+        )
+        self.last_reload_ok.set(1)
+
+    def observe_snapshot(self, snapshot: Snapshot) -> None:
+        for currency, balance in snapshot.balances.items():
+            for kind in BALANCE_KINDS:
+                value: Decimal | None = balance.kind(kind)
+                if value is not None:
+                    # Prometheus samples are floats by protocol; this is a gauge, not money.
+                    self.balance.labels(snapshot.account, currency, kind).set(float(value))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes every 15 s would flood the journal; the metrics say enough."""
+
+
+class HealthServer:
+    """``/metrics`` and ``/healthz`` on a thread; ``problems()`` says what is unhealthy."""
+
+    def __init__(self, metrics: Metrics, problems: Callable[[], list[str]]) -> None:
+        self.metrics = metrics
+        self.problems = problems
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _app(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path == "/metrics":
+            start("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+            return [self.metrics.render()]
+        if path == "/healthz":
+            found = self.problems()
+            status = "503 Service Unavailable" if found else "200 OK"
+            start(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [("\n".join(found) if found else "ok").encode() + b"\n"]
+        start("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found: try /metrics or /healthz\n"]
+
+    def start(self, host: str, port: int) -> int:
+        self._server = make_server(host, port, self._app, handler_class=_QuietHandler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="balancewatch-http", daemon=True
+        )
+        self._thread.start()
+        return int(self._server.server_port)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class Heartbeat:
+    """Timestamps the loop writes and the health thread reads (monotonic seconds)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.started = clock()
+        self.loop = self.started
+        self.last_poll: float | None = None
+        self.last_delivery_run = self.started

@@ -1,0 +1,521 @@
+"""The SQLite state store: history, alert lifecycles, the outbox, silences.
+
+:class:`SqliteStore` implements :class:`balancewatch.records.Store` with the standard
+library's ``sqlite3``; nothing else in balancewatch talks to the database. The schema
+(see :mod:`balancewatch.state_schema` for columns and encodings)::
+
+    snapshots      id, account, taken_at, balances JSON     history, index (account, taken_at)
+    health         account PK                                polling health per account
+    alerts         (account, key) PK                         one lifecycle per alert key
+    notifications  id PK, ..., fields JSON, tags JSON        the outbox: what to say
+    deliveries     (notification_id, channel) PK             the outbox: to whom, retried
+    silences       id AUTOINCREMENT                          muted accounts/rules
+    meta           key PK, value                             small daemon facts
+
+Versioned by ``PRAGMA user_version`` and the append-only migrations in ``state_schema``.
+
+Durability: journal_mode=WAL so readers (``balancewatch status``) never block the daemon's
+writes, and ``synchronous=FULL`` so every commit is fsynced: writes are rare (one per
+poll, one per delivery), and a "delivered" mark must survive a power loss, or the alert
+would be sent again. Each :meth:`SqliteStore.commit_poll` is one ``BEGIN IMMEDIATE``
+transaction: a crash leaves the poll either fully written or not at all, which is what
+lets the outbox lose nothing.
+
+Failure modes are reported, never crashed on:
+
+- a corrupt file (``PRAGMA quick_check`` fails, or "file is not a database") is moved
+  aside to ``<name>.corrupt-<UTC time>`` with its ``-wal``/``-shm``, the store starts empty
+  and :attr:`SqliteStore.reset_reason` says so (the caller sends the warning);
+- a write still locked after the busy timeout raises :class:`StateLocked`, with the
+  transaction rolled back; the caller retries later;
+- a database written by a newer balancewatch raises :class:`StateError` and is left as is.
+
+One connection is shared by every thread behind a lock; SQLite serialises writers anyway.
+"""
+
+# SQL here is built only from this module's and state_schema's constants; every value is a
+# bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from balancewatch import state_schema as schema
+from balancewatch.model import BalancewatchError, Snapshot
+from balancewatch.records import (
+    AlertState,
+    Delivery,
+    Health,
+    Notification,
+    PendingDelivery,
+    PollRecord,
+    Silence,
+)
+
+if TYPE_CHECKING:
+    from balancewatch.records import Store
+
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
+_PRUNE_BATCH = 500
+"""Accounts pruned per transaction, so that polls can commit between batches."""
+
+
+class StateError(BalancewatchError):
+    """The state database cannot do what was asked (unusable, or from a newer version)."""
+
+
+class StateLocked(StateError):
+    """Another process held the database past the busy timeout. Nothing was written."""
+
+
+def _upsert(table: str, columns: str, conflict: str) -> str:
+    names = [c.strip() for c in columns.split(",")]
+    keys = {c.strip() for c in conflict.split(",")}
+    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c not in keys)
+    marks = ", ".join("?" for _ in names)
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    )
+
+
+_INSERT_SNAPSHOT = f"INSERT INTO snapshots ({schema.SNAPSHOT_COLUMNS}) VALUES (?, ?, ?)"
+_UPSERT_HEALTH = _upsert("health", schema.HEALTH_COLUMNS, "account")
+_UPSERT_ALERT = _upsert("alerts", schema.ALERT_COLUMNS, "account, key")
+_INSERT_NOTIFICATION = (
+    f"INSERT INTO notifications ({schema.NOTIFICATION_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+)
+_INSERT_DELIVERY = (
+    f"INSERT INTO deliveries ({schema.DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_PENDING = "delivered_at IS NULL AND gave_up_at IS NULL"  # as the partial index says
+_DUE = (
+    "SELECT d.notification_id, d.channel, d.attempts, d.next_attempt_at, d.delivered_at,"
+    " d.gave_up_at, d.last_error, n.id, n.account, n.alert_key, n.kind, n.severity, n.title,"
+    " n.body, n.created_at, n.poll_id, n.fields, n.tags"
+    f" FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE {_PENDING}"
+    " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
+    " ORDER BY n.created_at, n.rowid, d.channel LIMIT ?"
+)
+# A skip-scan over the (account, taken_at) index: one probe per account, not per row.
+_SNAPSHOT_ACCOUNTS = """
+    WITH RECURSIVE seen(account) AS (
+        SELECT MIN(account) FROM snapshots
+        UNION ALL
+        SELECT (SELECT MIN(account) FROM snapshots WHERE account > seen.account)
+        FROM seen WHERE seen.account IS NOT NULL
+    )
+    SELECT account FROM seen WHERE account IS NOT NULL"""
+_PRUNE_SNAPSHOTS = (
+    "DELETE FROM snapshots WHERE account = ? AND taken_at < ?"
+    " AND taken_at < (SELECT MAX(taken_at) FROM snapshots WHERE account = ?)"
+)
+_PRUNE_NOTIFICATIONS = (
+    "DELETE FROM notifications WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d"
+    f" WHERE d.notification_id = notifications.id AND {_PENDING})"
+)
+
+
+def _error_code(exc: sqlite3.Error) -> int:
+    code: int = getattr(exc, "sqlite_errorcode", 0)
+    return code & 0xFF  # the primary code; extended codes add flags in higher bits
+
+
+def _state_error(exc: sqlite3.Error) -> StateError:
+    if _error_code(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return StateLocked(f"state database is locked: {exc}; nothing was written")
+    return StateError(f"state database error: {exc}")
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Turn sqlite3's exceptions into balancewatch's own, in this one place."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise _state_error(exc) from exc
+
+
+def _connect(target: str, busy_timeout: float) -> sqlite3.Connection:
+    with _translated():
+        return sqlite3.connect(
+            target, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+
+
+def _damage(conn: sqlite3.Connection) -> str | None:
+    """What is wrong with the file, or None if it passes ``PRAGMA quick_check``."""
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if _error_code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            return str(exc)
+        raise _state_error(exc) from exc
+    return None if rows == [("ok",)] else f"quick_check: {rows[0][0]}"
+
+
+def _open_checked(
+    target: str, busy_timeout: float, now: datetime
+) -> tuple[sqlite3.Connection, str | None]:
+    """Connect; if the file is damaged, move it aside and connect to a new one.
+
+    Returns the connection and, after a reset, the one-line reason.
+    """
+    conn = _connect(target, busy_timeout)
+    try:
+        damage = _damage(conn)
+    except BaseException:
+        conn.close()
+        raise
+    if damage is None:
+        return conn, None
+    # Renamed while still open: closing first would let SQLite delete the -wal we keep.
+    # Closing after the rename touches only the moved files, through their open handles.
+    try:
+        moved = _move_aside(Path(target), now)
+    finally:
+        with suppress(sqlite3.Error):
+            conn.close()
+    conn = _connect(target, busy_timeout)
+    if (again := _damage(conn)) is not None:
+        conn.close()
+        raise StateError(f"state file {target} is unusable even after a reset: {again}")
+    reason = (
+        f"state file was corrupt ({damage}); moved to {moved}; "
+        "started empty, a repeat notification is possible"
+    )
+    return conn, reason
+
+
+def _move_aside(path: Path, now: datetime) -> Path:
+    """Rename a corrupt database (and its -wal/-shm) out of the way; return the new name."""
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    dest = path.with_name(f"{path.name}.corrupt-{stamp}")
+    serial = 1
+    while dest.exists():
+        serial += 1
+        dest = path.with_name(f"{path.name}.corrupt-{stamp}-{serial}")
+    try:
+        os.replace(path, dest)
+        for suffix in ("-wal", "-shm"):
+            side = Path(f"{path}{suffix}")
+            if side.exists():
+                os.replace(side, Path(f"{dest}{suffix}"))
+    except OSError as exc:
+        raise StateError(f"state file {path} is corrupt and cannot be moved aside: {exc}") from exc
+    return dest
+
+
+class SqliteStore:
+    """The :class:`~balancewatch.records.Store` on one SQLite file. Open with :meth:`open`."""
+
+    reset_reason: str | None
+
+    def __init__(self, conn: sqlite3.Connection, *, reset_reason: str | None = None) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self.reset_reason = reset_reason
+
+    @classmethod
+    def open(cls, path: Path | str, *, now: datetime, busy_timeout: float = 5.0) -> SqliteStore:
+        """Open (creating, migrating or, if corrupt, resetting) the database at ``path``.
+
+        ``now`` names a corrupt file moved aside. Raises :class:`StateError` if the file is
+        from a newer balancewatch, :class:`StateLocked` if it stays locked while migrating.
+        """
+        target = str(path)
+        if target != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        conn, reset_reason = _open_checked(target, busy_timeout, now)
+        store = cls(conn, reset_reason=reset_reason)
+        try:
+            store._prepare(target)
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _prepare(self, target: str) -> None:
+        with self._lock, _translated():
+            found = schema.user_version(self._conn)
+            if found > schema.LATEST_VERSION:
+                raise StateError(
+                    f"state database {target} has schema version {found}, but this "
+                    f"balancewatch knows versions up to {schema.LATEST_VERSION}: upgrade "
+                    "balancewatch or use another state file (the file was left untouched)"
+                )
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+        for migration in schema.MIGRATIONS:
+            if migration.version <= found:
+                continue
+            with self._write() as conn:
+                # Another process may have migrated between our read and our lock.
+                if schema.user_version(conn) < migration.version:
+                    schema.apply_migration(conn, migration)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed if the block succeeds, else rolled back."""
+        with self._lock, _translated():
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock, _translated():
+            return self._conn.execute(sql, params).fetchall()
+
+    # ------------------------------------------------------------ polls
+
+    def commit_poll(self, record: PollRecord) -> None:
+        """Write one poll's results, all or nothing."""
+        snapshot = None if record.snapshot is None else schema.snapshot_row(record.snapshot)
+        health = schema.health_row(record.health)
+        alerts = [schema.alert_row(a) for a in record.alerts]
+        notifications = [schema.notification_row(n) for n in record.notifications]
+        deliveries = [schema.delivery_row(d) for d in record.deliveries]
+        with self._write() as conn:
+            if snapshot is not None:
+                conn.execute(_INSERT_SNAPSHOT, snapshot)
+            conn.execute(_UPSERT_HEALTH, health)
+            conn.executemany(_UPSERT_ALERT, alerts)
+            conn.executemany(_INSERT_NOTIFICATION, notifications)
+            conn.executemany(_INSERT_DELIVERY, deliveries)
+
+    def last_snapshot(self, account: str) -> Snapshot | None:
+        rows = self._read(
+            f"SELECT {schema.SNAPSHOT_COLUMNS} FROM snapshots WHERE account = ?"
+            " ORDER BY taken_at DESC LIMIT 1",
+            (account,),
+        )
+        return schema.snapshot_from(rows[0]) if rows else None
+
+    def history(
+        self, account: str, since: datetime, until: datetime | None = None
+    ) -> list[Snapshot]:
+        """Snapshots with ``since <= taken_at <= until`` (no upper bound if None), oldest first."""
+        sql = f"SELECT {schema.SNAPSHOT_COLUMNS} FROM snapshots WHERE account = ? AND taken_at >= ?"
+        params = [account, schema.ts(since)]
+        if until is not None:
+            sql += " AND taken_at <= ?"
+            params.append(schema.ts(until))
+        rows = self._read(sql + " ORDER BY taken_at, id", params)
+        return [schema.snapshot_from(row) for row in rows]
+
+    def accounts(self) -> list[str]:
+        """Every account with a snapshot or a health row, sorted."""
+        rows = self._read(f"{_SNAPSHOT_ACCOUNTS} UNION SELECT account FROM health ORDER BY 1")
+        return [row[0] for row in rows]
+
+    def health(self, account: str) -> Health | None:
+        rows = self._read(
+            f"SELECT {schema.HEALTH_COLUMNS} FROM health WHERE account = ?",
+            (account,),
+        )
+        return schema.health_from(rows[0]) if rows else None
+
+    def all_health(self) -> list[Health]:
+        rows = self._read(f"SELECT {schema.HEALTH_COLUMNS} FROM health ORDER BY account")
+        return [schema.health_from(row) for row in rows]
+
+    def prune(self, before: datetime) -> int:
+        """Delete history older than ``before``; return the number of rows deleted.
+
+        Deletes snapshots taken before ``before`` except each account's latest one (so
+        ``status`` and change rules still have a reference), and notifications created
+        before ``before`` whose deliveries are all delivered or given up (their delivery
+        rows go with them and are not counted). Runs in batches of accounts, each its own
+        transaction, so that polls are not held up by a long prune.
+        """
+        cutoff = schema.ts(before)
+        accounts = [row[0] for row in self._read(_SNAPSHOT_ACCOUNTS)]
+        deleted = 0
+        for start in range(0, len(accounts), _PRUNE_BATCH):
+            batch = accounts[start : start + _PRUNE_BATCH]
+            with self._write() as conn:
+                cursor = conn.executemany(_PRUNE_SNAPSHOTS, [(a, cutoff, a) for a in batch])
+                deleted += cursor.rowcount
+        with self._write() as conn:
+            deleted += conn.execute(_PRUNE_NOTIFICATIONS, (cutoff,)).rowcount
+        return deleted
+
+    # ------------------------------------------------------------ alerts
+
+    def alert_states(self, account: str) -> dict[str, AlertState]:
+        rows = self._read(
+            f"SELECT {schema.ALERT_COLUMNS} FROM alerts WHERE account = ?",
+            (account,),
+        )
+        states = (schema.alert_from(row) for row in rows)
+        return {state.key: state for state in states}
+
+    def firing_alerts(self) -> list[AlertState]:
+        rows = self._read(
+            f"SELECT {schema.ALERT_COLUMNS} FROM alerts WHERE status = 'firing'"
+            " ORDER BY account, key"
+        )
+        return [schema.alert_from(row) for row in rows]
+
+    # ------------------------------------------------------------ silences
+
+    def add_silence(
+        self, account: str, rule: str | None, starts_at: datetime, ends_at: datetime, reason: str
+    ) -> Silence:
+        row = (account, rule, schema.ts(starts_at), schema.ts(ends_at), reason)
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO silences (account, rule, starts_at, ends_at, reason)"
+                " VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
+            silence_id = cursor.lastrowid
+        assert silence_id is not None
+        return Silence(silence_id, account, rule, schema.dt(row[2]), schema.dt(row[3]), reason)
+
+    def silences(self, at: datetime | None = None) -> list[Silence]:
+        """Silences active at ``at`` (``starts_at <= at < ends_at``); every stored one if None.
+
+        Ordered by start, then id. ``None`` includes ended and future silences: the store
+        reads no clock, so "current" always needs an instant from the caller.
+        """
+        sql = f"SELECT {schema.SILENCE_COLUMNS} FROM silences"
+        params: list[str] = []
+        if at is not None:
+            sql += " WHERE starts_at <= ? AND ends_at > ?"
+            params = [schema.ts(at)] * 2
+        rows = self._read(sql + " ORDER BY starts_at, id", params)
+        return [schema.silence_from(row) for row in rows]
+
+    def lift_silence(self, silence_id: int, at: datetime) -> bool:
+        """End a silence at ``at``; False if there is no such silence or it already ended.
+
+        A silence that has not started yet is cancelled (it ends where it starts).
+        """
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE silences SET ends_at = MAX(starts_at, ?1) WHERE id = ?2 AND ends_at > ?1",
+                (schema.ts(at), silence_id),
+            )
+            return cursor.rowcount == 1
+
+    # ------------------------------------------------------------ outbox
+
+    def enqueue(
+        self, notifications: Sequence[Notification], deliveries: Sequence[Delivery]
+    ) -> None:
+        """Write notifications made outside a poll (system warnings, notify-test), atomically."""
+        notification_rows = [schema.notification_row(n) for n in notifications]
+        delivery_rows = [schema.delivery_row(d) for d in deliveries]
+        with self._write() as conn:
+            conn.executemany(_INSERT_NOTIFICATION, notification_rows)
+            conn.executemany(_INSERT_DELIVERY, delivery_rows)
+
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[PendingDelivery]:
+        """Deliveries to attempt now: pending, not backing off; oldest notification first."""
+        rows = self._read(_DUE, (schema.ts(now), limit))
+        notifications: dict[str, Notification] = {}
+        due = []
+        for row in rows:
+            notification = notifications.get(row[7])
+            if notification is None:
+                notification = notifications[row[7]] = schema.notification_from(row[7:])
+            due.append(PendingDelivery(schema.delivery_from(row[:7]), notification))
+        return due
+
+    def mark_delivered(self, notification_id: str, channel: str, at: datetime) -> None:
+        """Record a delivery; marking twice keeps the first time. Unknown keys are ignored."""
+        self._update_delivery("delivered_at = ?", (schema.ts(at),), notification_id, channel)
+
+    def mark_failed(
+        self, notification_id: str, channel: str, error: str, next_attempt_at: datetime
+    ) -> None:
+        """Count a failed attempt and schedule the next one (no-op once delivered/given up)."""
+        self._update_delivery(
+            "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
+            (error, schema.ts(next_attempt_at)),
+            notification_id,
+            channel,
+        )
+
+    def mark_gave_up(self, notification_id: str, channel: str, error: str, at: datetime) -> None:
+        """Stop retrying a delivery. Does not count an attempt (see :meth:`mark_failed`)."""
+        self._update_delivery(
+            "gave_up_at = ?, last_error = ?", (schema.ts(at), error), notification_id, channel
+        )
+
+    def _update_delivery(
+        self, assignments: str, values: tuple[Any, ...], notification_id: str, channel: str
+    ) -> None:
+        with self._write() as conn:
+            conn.execute(
+                f"UPDATE deliveries SET {assignments}"
+                f" WHERE notification_id = ? AND channel = ? AND {_PENDING}",
+                (*values, notification_id, channel),
+            )
+
+    def outbox_depth(self) -> int:
+        """Deliveries neither delivered nor given up (backing-off ones included)."""
+        rows = self._read(f"SELECT COUNT(*) FROM deliveries d WHERE {_PENDING}")
+        return int(rows[0][0])
+
+    def recent_notifications(self, limit: int = 20) -> list[Notification]:
+        rows = self._read(
+            f"SELECT {schema.NOTIFICATION_COLUMNS} FROM notifications"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        )
+        return [schema.notification_from(row) for row in rows]
+
+    # ------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+if TYPE_CHECKING:
+
+    def _conforms(store: SqliteStore) -> Store:
+        """mypy proves here that SqliteStore implements the Store protocol."""
+        return store
