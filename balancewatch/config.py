@@ -210,6 +210,17 @@ def _check_template(text: str) -> str:
     return text
 
 
+def _not_empty(what: str) -> AfterValidator:
+    """An after-check, so an empty list is reported but a list of bad items is not twice."""
+
+    def check(items: tuple[str, ...]) -> tuple[str, ...]:
+        if not items:
+            raise ValueError(f"give at least one {what}")
+        return items
+
+    return AfterValidator(check)
+
+
 AppriseUrl = Annotated[str, AfterValidator(_check_apprise_url)]
 Template = Annotated[str, AfterValidator(_check_template)]
 
@@ -218,7 +229,7 @@ class Notifier(_Model):
     """A named destination: one or more Apprise URLs, optionally with its own wording."""
 
     name: str
-    urls: tuple[AppriseUrl, ...] = Field(min_length=1)
+    urls: Annotated[tuple[AppriseUrl, ...], _not_empty("Apprise URL")]
     title: Template | None = None
     body: Template | None = None
 
@@ -248,7 +259,7 @@ class Route(_Model):
     """Every matching route adds its notifiers; ``send_resolved``/``repeat`` override."""
 
     match: RouteMatch = RouteMatch()
-    notify: tuple[str, ...] = Field(min_length=1)
+    notify: Annotated[tuple[str, ...], _not_empty("notifier name")]
     send_resolved: StrictBool | None = None
     repeat: PositiveDuration | None = None
 
@@ -469,7 +480,8 @@ class _Checker:
             spec = {k: v for k, v in value.items() if k != "name"}
             if "name" in value:
                 self.report((*path, "name"), "unknown key 'name' (the key above is the name)")
-            spec["urls"] = _one_or_many(spec.get("urls"))
+            if "urls" in spec:
+                spec["urls"] = _one_or_many(spec["urls"])
         else:
             self.report(path, "expected an Apprise URL, a list of them, or {urls, title, body}")
             return None

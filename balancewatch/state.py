@@ -77,54 +77,6 @@ class StateLocked(StateError):
     """Another process held the database past the busy timeout. Nothing was written."""
 
 
-def _upsert(table: str, columns: str, conflict: str) -> str:
-    names = [c.strip() for c in columns.split(",")]
-    keys = {c.strip() for c in conflict.split(",")}
-    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c not in keys)
-    marks = ", ".join("?" for _ in names)
-    return (
-        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-    )
-
-
-_INSERT_SNAPSHOT = f"INSERT INTO snapshots ({schema.SNAPSHOT_COLUMNS}) VALUES (?, ?, ?)"
-_UPSERT_HEALTH = _upsert("health", schema.HEALTH_COLUMNS, "account")
-_UPSERT_ALERT = _upsert("alerts", schema.ALERT_COLUMNS, "account, key")
-_INSERT_NOTIFICATION = (
-    f"INSERT INTO notifications ({schema.NOTIFICATION_COLUMNS}) VALUES ({', '.join('?' * 11)})"
-)
-_INSERT_DELIVERY = (
-    f"INSERT INTO deliveries ({schema.DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-_PENDING = "delivered_at IS NULL AND gave_up_at IS NULL"  # as the partial index says
-_DUE = (
-    "SELECT d.notification_id, d.channel, d.attempts, d.next_attempt_at, d.delivered_at,"
-    " d.gave_up_at, d.last_error, n.id, n.account, n.alert_key, n.kind, n.severity, n.title,"
-    " n.body, n.created_at, n.poll_id, n.fields, n.tags"
-    f" FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE {_PENDING}"
-    " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
-    " ORDER BY n.created_at, n.rowid, d.channel LIMIT ?"
-)
-# A skip-scan over the (account, taken_at) index: one probe per account, not per row.
-_SNAPSHOT_ACCOUNTS = """
-    WITH RECURSIVE seen(account) AS (
-        SELECT MIN(account) FROM snapshots
-        UNION ALL
-        SELECT (SELECT MIN(account) FROM snapshots WHERE account > seen.account)
-        FROM seen WHERE seen.account IS NOT NULL
-    )
-    SELECT account FROM seen WHERE account IS NOT NULL"""
-_PRUNE_SNAPSHOTS = (
-    "DELETE FROM snapshots WHERE account = ? AND taken_at < ?"
-    " AND taken_at < (SELECT MAX(taken_at) FROM snapshots WHERE account = ?)"
-)
-_PRUNE_NOTIFICATIONS = (
-    "DELETE FROM notifications WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d"
-    f" WHERE d.notification_id = notifications.id AND {_PENDING})"
-)
-
-
 def _error_code(exc: sqlite3.Error) -> int:
     code: int = getattr(exc, "sqlite_errorcode", 0)
     return code & 0xFF  # the primary code; extended codes add flags in higher bits
@@ -309,11 +261,11 @@ class SqliteStore:
         deliveries = [schema.delivery_row(d) for d in record.deliveries]
         with self._write() as conn:
             if snapshot is not None:
-                conn.execute(_INSERT_SNAPSHOT, snapshot)
-            conn.execute(_UPSERT_HEALTH, health)
-            conn.executemany(_UPSERT_ALERT, alerts)
-            conn.executemany(_INSERT_NOTIFICATION, notifications)
-            conn.executemany(_INSERT_DELIVERY, deliveries)
+                conn.execute(schema.INSERT_SNAPSHOT, snapshot)
+            conn.execute(schema.UPSERT_HEALTH, health)
+            conn.executemany(schema.UPSERT_ALERT, alerts)
+            conn.executemany(schema.INSERT_NOTIFICATION, notifications)
+            conn.executemany(schema.INSERT_DELIVERY, deliveries)
 
     def last_snapshot(self, account: str) -> Snapshot | None:
         rows = self._read(
@@ -337,7 +289,7 @@ class SqliteStore:
 
     def accounts(self) -> list[str]:
         """Every account with a snapshot or a health row, sorted."""
-        rows = self._read(f"{_SNAPSHOT_ACCOUNTS} UNION SELECT account FROM health ORDER BY 1")
+        rows = self._read(f"{schema.SNAPSHOT_ACCOUNTS} UNION SELECT account FROM health ORDER BY 1")
         return [row[0] for row in rows]
 
     def health(self, account: str) -> Health | None:
@@ -361,15 +313,15 @@ class SqliteStore:
         transaction, so that polls are not held up by a long prune.
         """
         cutoff = schema.ts(before)
-        accounts = [row[0] for row in self._read(_SNAPSHOT_ACCOUNTS)]
+        accounts = [row[0] for row in self._read(schema.SNAPSHOT_ACCOUNTS)]
         deleted = 0
         for start in range(0, len(accounts), _PRUNE_BATCH):
             batch = accounts[start : start + _PRUNE_BATCH]
             with self._write() as conn:
-                cursor = conn.executemany(_PRUNE_SNAPSHOTS, [(a, cutoff, a) for a in batch])
+                cursor = conn.executemany(schema.PRUNE_SNAPSHOTS, [(a, cutoff, a) for a in batch])
                 deleted += cursor.rowcount
         with self._write() as conn:
-            deleted += conn.execute(_PRUNE_NOTIFICATIONS, (cutoff,)).rowcount
+            deleted += conn.execute(schema.PRUNE_NOTIFICATIONS, (cutoff,)).rowcount
         return deleted
 
     # ------------------------------------------------------------ alerts
@@ -440,12 +392,12 @@ class SqliteStore:
         notification_rows = [schema.notification_row(n) for n in notifications]
         delivery_rows = [schema.delivery_row(d) for d in deliveries]
         with self._write() as conn:
-            conn.executemany(_INSERT_NOTIFICATION, notification_rows)
-            conn.executemany(_INSERT_DELIVERY, delivery_rows)
+            conn.executemany(schema.INSERT_NOTIFICATION, notification_rows)
+            conn.executemany(schema.INSERT_DELIVERY, delivery_rows)
 
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[PendingDelivery]:
         """Deliveries to attempt now: pending, not backing off; oldest notification first."""
-        rows = self._read(_DUE, (schema.ts(now), limit))
+        rows = self._read(schema.DUE, (schema.ts(now), limit))
         notifications: dict[str, Notification] = {}
         due = []
         for row in rows:
@@ -482,13 +434,13 @@ class SqliteStore:
         with self._write() as conn:
             conn.execute(
                 f"UPDATE deliveries SET {assignments}"
-                f" WHERE notification_id = ? AND channel = ? AND {_PENDING}",
+                f" WHERE notification_id = ? AND channel = ? AND {schema.PENDING}",
                 (*values, notification_id, channel),
             )
 
     def outbox_depth(self) -> int:
         """Deliveries neither delivered nor given up (backing-off ones included)."""
-        rows = self._read(f"SELECT COUNT(*) FROM deliveries d WHERE {_PENDING}")
+        rows = self._read(f"SELECT COUNT(*) FROM deliveries d WHERE {schema.PENDING}")
         return int(rows[0][0])
 
     def recent_notifications(self, limit: int = 20) -> list[Notification]:

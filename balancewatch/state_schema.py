@@ -19,6 +19,8 @@ runs in its own transaction together with its ``PRAGMA user_version`` bump, so a
 mid-migration leaves the previous version intact.
 """
 
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import json
@@ -199,6 +201,56 @@ DELIVERY_COLUMNS = (
     "notification_id, channel, attempts, next_attempt_at, delivered_at, gave_up_at, last_error"
 )
 SILENCE_COLUMNS = "id, account, rule, starts_at, ends_at, reason, created_by"
+
+# ---------------------------------------------------------------- statements
+# Built only from the constants above; every value is a bound parameter.
+
+
+def _upsert(table: str, columns: str, conflict: str) -> str:
+    names = [c.strip() for c in columns.split(",")]
+    keys = {c.strip() for c in conflict.split(",")}
+    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c not in keys)
+    marks = ", ".join("?" for _ in names)
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    )
+
+
+INSERT_SNAPSHOT = f"INSERT INTO snapshots ({SNAPSHOT_COLUMNS}) VALUES (?, ?, ?)"
+UPSERT_HEALTH = _upsert("health", HEALTH_COLUMNS, "account")
+UPSERT_ALERT = _upsert("alerts", ALERT_COLUMNS, "account, key")
+INSERT_NOTIFICATION = (
+    f"INSERT INTO notifications ({NOTIFICATION_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+)
+INSERT_DELIVERY = f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+PENDING = "delivered_at IS NULL AND gave_up_at IS NULL"  # as the partial index says
+DUE = (
+    "SELECT d.notification_id, d.channel, d.attempts, d.next_attempt_at, d.delivered_at,"
+    " d.gave_up_at, d.last_error, n.id, n.account, n.alert_key, n.kind, n.severity, n.title,"
+    " n.body, n.created_at, n.poll_id, n.fields, n.tags"
+    f" FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE {PENDING}"
+    " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
+    " ORDER BY n.created_at, n.rowid, d.channel LIMIT ?"
+)
+# A skip-scan over the (account, taken_at) index: one probe per account, not per row.
+SNAPSHOT_ACCOUNTS = """
+    WITH RECURSIVE seen(account) AS (
+        SELECT MIN(account) FROM snapshots
+        UNION ALL
+        SELECT (SELECT MIN(account) FROM snapshots WHERE account > seen.account)
+        FROM seen WHERE seen.account IS NOT NULL
+    )
+    SELECT account FROM seen WHERE account IS NOT NULL"""
+PRUNE_SNAPSHOTS = (
+    "DELETE FROM snapshots WHERE account = ? AND taken_at < ?"
+    " AND taken_at < (SELECT MAX(taken_at) FROM snapshots WHERE account = ?)"
+)
+PRUNE_NOTIFICATIONS = (
+    "DELETE FROM notifications WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d"
+    f" WHERE d.notification_id = notifications.id AND {PENDING})"
+)
+
 
 Row = Sequence[Any]
 AlertKind = Literal["state", "event"]

@@ -192,13 +192,12 @@ def _int(text: str) -> int:
 
 def _float(text: str) -> Decimal:
     """A Decimal built from the text itself: ``0.1`` stays exactly one tenth."""
+    if text.lstrip("+-").lower() in (".nan", ".inf"):
+        raise ValueError(f"{text!r} is not a finite number (NaN and infinity are never amounts)")
     try:
-        value = Decimal(text)
+        return Decimal(text)
     except InvalidOperation:
         raise ValueError(f"{text[:40]!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"{text!r} is not a finite number")
-    return value
 
 
 _SCALARS: dict[str, Any] = {

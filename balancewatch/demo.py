@@ -1,0 +1,188 @@
+"""``balancewatch demo``: the whole loop in about a minute, with no config, keys or network.
+
+Simulated providers are served on loopback (``sim.py``), the real daemon watches them with
+a demo config (2-second intervals) and a console notifier, and a script moves the money:
+
+- ``shop-topups`` (OneClickDz) drains: a warning, then an escalation to critical;
+- ``escrow-tn`` (Dhmad) sees funds move into escrow (a held_increase event);
+- ``music-credits`` (Sunor) goes unreachable for a while and comes back;
+- a top-up of ``shop-topups`` resolves its alert.
+
+State lives in a temporary directory that is removed at the end. Ctrl-C ends it cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from balancewatch.sim import SimServer
+
+INTERVAL = 2
+
+DEMO_CONFIG = """\
+state:
+  path: {state}
+defaults:
+  interval: {interval}s
+  timeout: 2s
+  jitter: 0s
+  failures_before_alert: 2
+  repeat: 1h
+notifiers:
+  console: "bwconsole://"
+accounts:
+  - name: shop-topups
+    provider: oneclickdz
+    api_key: demo-oneclick-key
+    base_url: {oneclickdz}
+    rules:
+      - threshold: {{below: {{warning: 5000, critical: 3000}}, clear_margin: 250}}
+      - runway: {{under: {{warning: 2m}}, window: 30s}}
+  - name: escrow-tn
+    provider: dhmad
+    api_key: demo-dhmad-key
+    base_url: {dhmad}
+    rules:
+      - threshold: {{below: {{critical: 200}}}}
+      - held_increase: {{kind: escrow, by: {{amount: 500}}}}
+  - name: music-credits
+    provider: sunor
+    api_key: demo-sunor-key
+    base_url: {sunor}
+    rules:
+      - threshold: {{below: {{warning: 500}}}}
+  - name: crypto-wallet
+    provider: thedex
+    api_key: demo-thedex-key
+    secret: demo-thedex-secret
+    base_url: {thedex}
+    rules:
+      - threshold: {{currency: USDT_TRON, below: {{critical: 100}}}}
+"""
+
+
+@dataclass(frozen=True)
+class Step:
+    at: float
+    says: str
+    act: Callable[[SimServer], None]
+
+
+def script() -> list[Step]:
+    return [
+        Step(0, "shop-topups starts at 6,000 DZD and spends 200 DZD every poll", _drain),
+        Step(16, "escrow-tn: 800 TND moves into escrow", _escrow),
+        Step(22, "music-credits: the provider starts answering HTTP 500", _outage),
+        Step(34, "music-credits: the provider is back", _recover),
+        Step(48, "shop-topups: topped up to 9,000 DZD", _top_up),
+    ]
+
+
+def _drain(sim: SimServer) -> None:
+    sim.set_drain("demo-oneclick-key", Decimal(200))
+
+
+def _escrow(sim: SimServer) -> None:
+    sim.set_balance("demo-dhmad-key", "TND", held=Decimal("1300.250"))
+
+
+def _outage(sim: SimServer) -> None:
+    sim.set_fault("demo-sunor-key", "http500")
+
+
+def _recover(sim: SimServer) -> None:
+    sim.set_fault("demo-sunor-key", None)
+
+
+def _top_up(sim: SimServer) -> None:
+    sim.set_drain("demo-oneclick-key", Decimal(0))
+    sim.set_balance("demo-oneclick-key", "DZD", available=Decimal(9000))
+
+
+def populate(sim: SimServer) -> None:
+    sim.add_account("oneclickdz", "demo-oneclick-key", balances={"DZD": {"available": 6000}})
+    sim.add_account(
+        "dhmad",
+        "demo-dhmad-key",
+        balances={"TND": {"available": "2450.500", "pending": "120.000", "held": "500.250"}},
+    )
+    sim.add_account("sunor", "demo-sunor-key", balances={"CREDITS": {"available": 950, "held": 10}})
+    sim.add_account(
+        "thedex",
+        "demo-thedex-key",
+        secret="demo-thedex-secret",
+        balances={"USDT_TRON": {"available": "1520.75", "held": "0"}},
+    )
+
+
+def say(text: str) -> None:
+    print(f"--- {text}", flush=True)
+
+
+async def _scenario(sim: SimServer, speed: float, duration: float, stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for step in script():
+        delay = start + step.at / speed - loop.time()
+        if step.at / speed > duration:
+            break
+        if delay > 0:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+                return
+            except TimeoutError:
+                pass
+        say(f"t+{step.at:.0f}s {step.says}")
+        step.act(sim)
+
+
+async def _main(duration: float, speed: float, workdir: Path) -> int:
+    from balancewatch.config import parse_config
+    from balancewatch.daemon import Daemon, utcnow
+    from balancewatch.observe import setup_logging
+    from balancewatch.state import SqliteStore
+
+    sim = SimServer()
+    await sim.start()
+    populate(sim)
+    text = DEMO_CONFIG.format(
+        state=workdir / "demo.db",
+        interval=max(1, round(INTERVAL / speed)),
+        **{p: sim.base_url(p) for p in ("oneclickdz", "dhmad", "sunor", "thedex")},
+    )
+    config_file = workdir / "demo.yaml"
+    config_file.write_text(text, encoding="utf-8")
+    config = parse_config(text, source=str(config_file))
+    setup_logging("error")
+    store = SqliteStore.open(workdir / "demo.db", now=utcnow())
+    daemon = Daemon(config, store, config_path=config_file)
+    say(f"balancewatch demo: 4 simulated providers on 127.0.0.1:{sim.port}, polled every "
+        f"{max(1, round(INTERVAL / speed))}s; alerts print below. Ctrl-C to stop.")
+    running = asyncio.create_task(daemon.main())
+    scenario = asyncio.create_task(_scenario(sim, speed, duration, daemon.stopping))
+    try:
+        await asyncio.wait_for(asyncio.shield(running), timeout=duration)
+    except TimeoutError:
+        daemon.stopping.set()
+    code = await running
+    scenario.cancel()
+    await asyncio.gather(scenario, return_exceptions=True)
+    store.close()
+    await sim.stop()
+    say("demo finished: that was the whole loop (poll, rules, alert lifecycle, outbox, notify)")
+    return code
+
+
+def run(duration: float = 75.0, speed: float = 1.0) -> int:
+    with tempfile.TemporaryDirectory(prefix="balancewatch-demo-") as tmp:
+        try:
+            return asyncio.run(_main(duration, speed, Path(tmp)))
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            return 0
