@@ -1,7 +1,8 @@
 """The SQLite schema of the state store, its migrations, and how records map to rows.
 
 Only :mod:`balancewatch.state` uses this module; it is split out so that the store reads
-as "what happens" and this module as "what it looks like on disk".
+as "what happens" and this module as "what it looks like on disk": tables, migrations,
+value encodings, row codecs and the SQL statements that are more than one line.
 
 Conventions, fixed for every table:
 
@@ -206,24 +207,23 @@ SILENCE_COLUMNS = "id, account, rule, starts_at, ends_at, reason, created_by"
 # Built only from the constants above; every value is a bound parameter.
 
 
+def _insert(table: str, columns: str) -> str:
+    marks = ", ".join("?" for _ in columns.split(","))
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+
+
 def _upsert(table: str, columns: str, conflict: str) -> str:
-    names = [c.strip() for c in columns.split(",")]
     keys = {c.strip() for c in conflict.split(",")}
+    names = [c.strip() for c in columns.split(",")]
     updates = ", ".join(f"{c} = excluded.{c}" for c in names if c not in keys)
-    marks = ", ".join("?" for _ in names)
-    return (
-        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-    )
+    return f"{_insert(table, columns)} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
 
 
-INSERT_SNAPSHOT = f"INSERT INTO snapshots ({SNAPSHOT_COLUMNS}) VALUES (?, ?, ?)"
+INSERT_SNAPSHOT = _insert("snapshots", SNAPSHOT_COLUMNS)
 UPSERT_HEALTH = _upsert("health", HEALTH_COLUMNS, "account")
 UPSERT_ALERT = _upsert("alerts", ALERT_COLUMNS, "account, key")
-INSERT_NOTIFICATION = (
-    f"INSERT INTO notifications ({NOTIFICATION_COLUMNS}) VALUES ({', '.join('?' * 11)})"
-)
-INSERT_DELIVERY = f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT_NOTIFICATION = _insert("notifications", NOTIFICATION_COLUMNS)
+INSERT_DELIVERY = _insert("deliveries", DELIVERY_COLUMNS)
 PENDING = "delivered_at IS NULL AND gave_up_at IS NULL"  # as the partial index says
 DUE = (
     "SELECT d.notification_id, d.channel, d.attempts, d.next_attempt_at, d.delivered_at,"

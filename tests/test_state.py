@@ -499,31 +499,61 @@ def test_in_memory_store_works_for_tests() -> None:
 
 
 def test_a_v1_database_migrates_to_v2_keeping_its_data(tmp_path: Path) -> None:
-    """A file written by the first release gains the v2 index and meta table, data intact."""
+    """A file written by the first release gains the v2 index and meta table, data intact.
+
+    The rows are written as v1 wrote them (literal SQL), which also pins the on-disk format.
+    """
     path = tmp_path / "state.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
     state_schema.apply_migration(conn, state_schema.MIGRATIONS[0])
     conn.execute("COMMIT")
-    old = snapshot("acme", T0, BTC_BITCOIN=Balance(available=Decimal("0.00012345")))
-    conn.execute(
-        "INSERT INTO snapshots (account, taken_at, balances) VALUES (?, ?, ?)",
-        state_schema.snapshot_row(old),
-    )
-    conn.execute(
-        f"INSERT INTO alerts ({state_schema.ALERT_COLUMNS}) VALUES ({', '.join('?' * 18)})",
-        state_schema.alert_row(alert()),
+    conn.executescript(
+        """
+        INSERT INTO snapshots (account, taken_at, balances) VALUES ('acme',
+            '2024-05-01T12:00:00.000000Z', '{"BTC_BITCOIN":{"available":"0.00012345"}}');
+        INSERT INTO alerts (account, key, rule, rule_type, currency, kind, status, severity,
+            summary, value) VALUES ('acme', 'low:DZD', 'low', 'threshold', 'DZD', 'state',
+            'firing', 1, 'available 950 DZD is below 1000 DZD', '950.00');
+        INSERT INTO silences (account, rule, starts_at, ends_at, reason) VALUES ('acme', NULL,
+            '2024-05-01T12:00:00.000000Z', '2024-05-01T13:00:00.000000Z', 'deploy');
+        """
     )
     conn.close()
 
     with SqliteStore.open(path, now=T0) as store:
-        assert store.last_snapshot("acme") == old
-        assert store.alert_states("acme") == {"low:DZD": alert()}
+        assert store._conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert store.last_snapshot("acme") == snapshot(
+            "acme", T0, BTC_BITCOIN=Balance(available=Decimal("0.00012345"))
+        )
+        assert store.alert_states("acme") == {"low:DZD": alert(value=Decimal("950.00"))}
+        assert [s.reason for s in store.silences(T0)] == ["deploy"]
         store.set_meta("migrated", "yes")
         assert store.get_meta("migrated") == "yes"
         indexes = {row[1] for row in store._conn.execute("PRAGMA index_list(snapshots)")}
         assert "snapshots_account_time" in indexes
-        assert store._conn.execute("PRAGMA user_version").fetchone() == (2,)
+
+
+def test_a_failing_migration_leaves_the_previous_version_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each migration is one transaction with its version bump: all of it, or none."""
+    path = tmp_path / "state.db"
+    SqliteStore.open(path, now=T0).close()
+    broken = state_schema.Migration(
+        3, "half-done", ("CREATE TABLE extra (x)", "CREATE INDEX oops ON missing (x)")
+    )
+    monkeypatch.setattr(state_schema, "MIGRATIONS", (*state_schema.MIGRATIONS, broken))
+    monkeypatch.setattr(state_schema, "LATEST_VERSION", 3)
+
+    with pytest.raises(StateError, match="missing"):
+        SqliteStore.open(path, now=T0)
+
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "extra" not in tables
 
 
 def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
@@ -632,6 +662,18 @@ def test_a_locked_database_fails_the_write_cleanly_and_it_can_be_retried(
     assert [s.taken_at for s in store.history("acme", T0)] == [T0, T0 + MIN]
     assert store.get_meta("holder") == "other process"
     store.close()
+
+
+def test_two_processes_share_one_file(tmp_path: Path) -> None:
+    """``balancewatch status`` opens the daemon's file while it runs: each sees the other."""
+    path = tmp_path / "state.db"
+    with SqliteStore.open(path, now=T0) as daemon, SqliteStore.open(path, now=T0) as cli:
+        daemon.commit_poll(poll(notifications=(notification("n1"),)))
+        silence = cli.add_silence("acme", None, T0, T0 + MIN, "from the CLI")
+
+        assert cli.last_snapshot("acme") == snapshot("acme", T0)
+        assert cli.recent_notifications() == [notification("n1")]
+        assert daemon.silences(T0) == [silence]
 
 
 def test_locked_error_is_a_retryable_state_error() -> None:
