@@ -111,6 +111,13 @@ class StateSettings(_Model):
     path: Path | None = None
     keep: PositiveDuration = timedelta(days=90)
 
+    @field_validator("path", mode="before")
+    @classmethod
+    def _not_blank(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("give a file path, or leave 'path' out for the default")
+        return value
+
     def db_path(self, environ: Mapping[str, str] | None = None) -> Path:
         """``path`` if set; else ``$STATE_DIRECTORY/state.db`` (systemd); else ./balancewatch.db."""
         if self.path is not None:
@@ -341,17 +348,19 @@ class Account(_Model):
 
     def effective(self, defaults: Defaults) -> Effective:
         """The effective settings: each one the account's own if given, else the default."""
-        interval = self.interval or defaults.interval
-        jitter = self.jitter or defaults.jitter
+
+        def pick(name: str) -> Any:
+            own = getattr(self, name)
+            return getattr(defaults, name) if own is None else own  # 0 and false count
+
+        interval: timedelta = pick("interval")
         return Effective(
             interval=interval,
-            timeout=self.timeout or defaults.timeout,
-            jitter=jitter_spread(jitter, interval),
-            failures_before_alert=self.failures_before_alert or defaults.failures_before_alert,
-            repeat=self.repeat or defaults.repeat,
-            send_resolved=(
-                defaults.send_resolved if self.send_resolved is None else self.send_resolved
-            ),
+            timeout=pick("timeout"),
+            jitter=jitter_spread(pick("jitter"), interval),
+            failures_before_alert=pick("failures_before_alert"),
+            repeat=pick("repeat"),
+            send_resolved=pick("send_resolved"),
         )
 
     def build_provider(self) -> Provider:
@@ -380,7 +389,11 @@ class Config(_Model):
     values, and Apprise URLs with their token-like parts."""
 
     def account(self, name: str) -> Account:
-        return next(a for a in self.accounts if a.name == name)
+        """The account called ``name`` (KeyError if there is none)."""
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        raise KeyError(name)
 
 
 def state_path(config: Config, environ: Mapping[str, str] | None = None) -> Path:
@@ -430,6 +443,8 @@ class _Checker:
             return None
 
     def sections(self) -> dict[str, Any]:
+        if self.problems:  # not even a mapping: nothing else can be judged
+            return {}
         for key in self.data:
             if key not in TOP_KEYS:
                 self.report((key,), unknown_key(key, TOP_KEYS))
@@ -534,8 +549,10 @@ def _cross_check(checker: _Checker, fields: dict[str, Any]) -> None:
 
 
 def _check_account_names(checker: _Checker) -> set[str]:
+    """Names as written (valid or not), so a broken account is not also "unknown"."""
     first: dict[str, int] = {}
-    for index, raw in checker.items("accounts", "a list of accounts"):
+    raw_accounts = checker.data.get("accounts")
+    for index, raw in enumerate(raw_accounts if isinstance(raw_accounts, list) else []):
         name = raw.get("name") if isinstance(raw, dict) else None
         if not isinstance(name, str):
             continue
@@ -659,13 +676,18 @@ def parse_config(
     resolved = resolve_secrets(document.data, env, base_dir)
     checker = _Checker(resolved.data, document.lines)
     fields = checker.sections()
-    _cross_check(checker, fields)
+    if fields:
+        _cross_check(checker, fields)
     early = [*document.problems, *resolved.problems]
     problems = early + [p for p in checker.problems if not _below_any(p.path, early)]
     secrets = _collect_secrets(fields, resolved.secrets)
     if problems:
         raw_urls = _strings(checker.data.get("notifiers"))
-        hidden = secrets | {s for url in raw_urls for s in url_secrets(url)}
+        hidden = secrets | {
+            s for url in raw_urls for s in url_secrets(url) if len(s) >= MIN_SECRET_LENGTH
+        }
+        hidden -= {str(_value_at(resolved.data, p.path)) for p in resolved.problems}
+        # (a value that could not be resolved is left as the file wrote it: no secret)
         raise ConfigError(_report(problems, source, document, hidden), source)
     return Config.model_validate({**fields, "secrets": secrets})
 

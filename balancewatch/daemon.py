@@ -353,10 +353,10 @@ class Daemon:
     def _start_http(self) -> None:
         if self.config.http is None:
             return
-        host, _, port = self.config.http.listen.rpartition(":")
+        http = self.config.http
         self._http = HealthServer(self.metrics, self.health_problems)
-        bound = self._http.start(host.strip("[]"), int(port))
-        log.info("http_listening", host=host, port=bound)
+        bound = self._http.start(http.host, http.port)
+        log.info("http_listening", host=http.host, port=bound)
 
 
 def run(config_path: Path | None, *, log_level: str | None = None) -> int:

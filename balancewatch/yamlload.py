@@ -116,6 +116,13 @@ class StrictLoader(yaml.SafeLoader):
         self.problems: list[Problem] = []
         self._values = 0
 
+    def construct_document(self, node: Node) -> Any:
+        """So that ``yaml.load(text, Loader=StrictLoader)`` is strict too (and raises)."""
+        data = self.build(node)
+        if self.problems:
+            raise ConfigError([f"{format_path(p.path)}: {p.message}" for p in self.problems])
+        return data
+
     def build(self, node: Node, path: YamlPath = (), active: frozenset[int] = frozenset()) -> Any:
         """Plain data from ``node``; ``active`` guards against an alias that contains itself."""
         self._values += 1
@@ -145,7 +152,8 @@ class StrictLoader(yaml.SafeLoader):
                 continue
             key = str(key_node.value)
             if key == "<<" and key_node.style is None:
-                self.problems.append(Problem(path, "YAML merge keys (<<) are not supported", line))
+                merge = Problem((*path, key), "YAML merge keys (<<) are not supported", line)
+                self.problems.append(merge)
                 continue
             if key in first_line:
                 message = f"duplicate key {key!r} (first at line {first_line[key]})"
@@ -245,6 +253,8 @@ def read_yaml(text: str, source: str) -> Document:
         raise ConfigError(f"{source}{line}: YAML syntax error: {exc.problem}", source) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: YAML error: {exc}", source) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: the config is nested too deeply", source) from None
     finally:
         loader.dispose()
     loader.lines[()] = node.start_mark.line + 1
@@ -454,7 +464,15 @@ def _value_at(data: Any, path: YamlPath) -> Any:
     return data
 
 
-_SHAPES = {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", type(None): "empty"}
+_SHAPES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "text",
+    bool: "a boolean",
+    int: "a whole number",
+    Decimal: "a decimal number",
+    type(None): "empty",
+}
 _MESSAGES = {
     "model_type": "expected a mapping (key: value), not {shape}",
     "dict_type": "expected a mapping (key: value), not {shape}",
@@ -483,13 +501,13 @@ def _message(error: Mapping[str, Any], path: YamlPath, model: type[BaseModel]) -
     if kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == NAME_PATTERN:
         return "use only letters, digits, '-' and '_'"
     if kind in _MESSAGES:
-        shape = _SHAPES.get(type(value), "a number")
+        shape = _SHAPES.get(type(value), type(value).__name__)
         return _MESSAGES[kind].format(shape=shape, **error.get("ctx", {}))
     message = str(error["msg"])
     for noise in ("Value error, ", "Assertion failed, ", "Input ", "String "):
         message = message.removeprefix(noise)
     if isinstance(value, str) and len(value) > 40:
-        message = message.replace(value, value[:12] + "...")
+        message = message.replace(value, f"<{len(value)} characters>")  # may be a secret
     return message
 
 

@@ -32,7 +32,7 @@ from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from balancewatch.model import (
     AuthError,
@@ -63,7 +63,7 @@ class ProviderSettings(BaseModel):
 
 
 class ApiKeySettings(ProviderSettings):
-    api_key: SecretStr
+    api_key: SecretStr = Field(min_length=1)
 
 
 @dataclass(frozen=True, slots=True)

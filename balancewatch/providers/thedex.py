@@ -18,7 +18,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from balancewatch.model import Balance, MalformedResponse
 from balancewatch.providers.base import ApiKeySettings, Provider, Request, amount_at, register
@@ -27,7 +27,7 @@ BALANCES_PATH = "/api/v1/balances"
 
 
 class TheDexSettings(ApiKeySettings):
-    secret: SecretStr
+    secret: SecretStr = Field(min_length=1)
 
 
 def sign(body: bytes, secret: str) -> tuple[str, str]:
