@@ -30,7 +30,7 @@ state:
   path: {state}
 defaults:
   interval: {interval}s
-  timeout: 2s
+  timeout: {timeout_ms}ms
   jitter: 0s
   failures_before_alert: 2
   repeat: 1h
@@ -151,9 +151,11 @@ async def _main(duration: float, speed: float, workdir: Path) -> int:
     sim = SimServer()
     await sim.start()
     populate(sim)
+    interval = max(1, round(INTERVAL / speed))
     text = DEMO_CONFIG.format(
         state=workdir / "demo.db",
-        interval=max(1, round(INTERVAL / speed)),
+        interval=interval,
+        timeout_ms=interval * 750,
         **{p: sim.base_url(p) for p in ("oneclickdz", "dhmad", "sunor", "thedex")},
     )
     config_file = workdir / "demo.yaml"
@@ -162,8 +164,10 @@ async def _main(duration: float, speed: float, workdir: Path) -> int:
     setup_logging("error")
     store = SqliteStore.open(workdir / "demo.db", now=utcnow())
     daemon = Daemon(config, store, config_path=config_file)
-    say(f"balancewatch demo: 4 simulated providers on 127.0.0.1:{sim.port}, polled every "
-        f"{max(1, round(INTERVAL / speed))}s; alerts print below. Ctrl-C to stop.")
+    say(
+        f"balancewatch demo: 4 simulated providers on 127.0.0.1:{sim.port}, polled every "
+        f"{interval}s; alerts print below. Ctrl-C to stop."
+    )
     running = asyncio.create_task(daemon.main())
     scenario = asyncio.create_task(_scenario(sim, speed, duration, daemon.stopping))
     try:

@@ -460,7 +460,6 @@ def verify_thedex(body: bytes, headers: Mapping[str, str], secret: str) -> str |
 @dataclass(slots=True)
 class _Account:
     provider: str
-    api_key: str
     secret: str | None
     balances: Balances
     shape: str
@@ -520,7 +519,7 @@ class SimServer:
             secret = f"secret-{api_key}"
         normalized = _normalize(balances if balances is not None else DEFAULT_BALANCES[provider])
         with self._lock:
-            self._accounts[api_key] = _Account(provider, api_key, secret, normalized, thedex_shape)
+            self._accounts[api_key] = _Account(provider, secret, normalized, thedex_shape)
 
     def _account(self, api_key: str) -> _Account:
         try:
