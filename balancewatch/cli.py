@@ -42,7 +42,10 @@ def _load(args: argparse.Namespace) -> Config:
 
     path = Path(args.config) if args.config else default_config_path(os.environ)
     config = load_config(path)
-    REDACTOR.update(config.secrets)
+    # Providers know credentials the config does not mark as secret (an http_json URL's
+    # ?key=... written in the file): httpx logs that URL at INFO, so they are redacted too.
+    provider_secrets = {s for a in config.accounts for s in a.build_provider().secrets()}
+    REDACTOR.update(config.secrets | provider_secrets)
     return config
 
 
@@ -106,11 +109,37 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _try_store(config: Config) -> Store | None:
-    """The state file, read for history when it exists; ``check`` works without one."""
+    """The state file, read for history when it exists; ``check`` works without one.
+
+    ``check`` is read-only and may run as another user (a Nagios agent): a state file it
+    cannot read, or one that is damaged, is skipped (no history), never an exit outside
+    0-3, and never "repaired" (moved aside) under the daemon's feet.
+    """
+    import sqlite3
+
+    from balancewatch.config import state_path
+
+    path = state_path(config, os.environ)
     try:
+        if not path.is_file() or not _healthy(path):
+            return None
         return _open_store(config, must_exist=True)
-    except BalancewatchError:
+    except (BalancewatchError, OSError, sqlite3.Error):
         return None
+
+
+def _healthy(path: Path) -> bool:
+    """``PRAGMA quick_check`` over a read-only connection: looks, never writes."""
+    import sqlite3
+    from urllib.parse import quote
+
+    conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=5)
+    try:
+        return bool(conn.execute("PRAGMA quick_check").fetchall() == [("ok",)])
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -222,7 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from balancewatch import daemon
 
     path = Path(args.config) if args.config else None
-    return daemon.run(path, log_level=args.log_level)
+    return daemon.run(path, log_level="debug" if args.debug else args.log_level)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -292,13 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name, default in (("config", None), ("debug", False), ("log_level", "warning")):
+    for name, default in (("config", None), ("debug", False), ("log_level", None)):
         if not hasattr(args, name):
             setattr(args, name, default)
     if args.command != "run":
         from balancewatch.observe import setup_logging
 
-        setup_logging("debug" if args.debug else args.log_level)
+        setup_logging("debug" if args.debug else args.log_level or "warning")
     try:
         return int(args.func(args))
     except ConfigError as error:

@@ -13,7 +13,13 @@ in :func:`fetch`, so every provider gets the same protections:
 - strict JSON: amounts become ``Decimal``; NaN, Infinity, absurd nesting or number
   lengths are a :class:`MalformedResponse`;
 - HTTP status and provider error bodies mapped to the typed errors of ``model.py``;
-- foreign error text redacted of the account's secrets before it lands in an error.
+- foreign error text redacted of the account's secrets, and made printable on one line,
+  before it lands in an error.
+
+:func:`fetch` lets only :class:`~balancewatch.model.ProviderError` out. A request that
+cannot even be sent (an URL or header value httpx refuses; settings validation catches
+these at load, this is the last line of defence) is a plain ``ProviderError``: it is not
+the provider's fault, it will not fix itself, and it is not a balance.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from balancewatch.model import (
     AuthError,
@@ -54,6 +61,33 @@ MAX_RETRY_AFTER = 3600.0
 MAX_JSON_DEPTH = 64
 
 
+def check_http_url(value: str) -> str:
+    """An absolute http(s) URL that httpx can send to; the message never repeats the URL."""
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        raise ValueError("not a valid URL") from None
+    if url.scheme not in ("http", "https") or not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    if not url.host or any(c.isspace() for c in value):
+        raise ValueError("must name a host, with no spaces (e.g. https://api.example.com)")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError("the port must be between 1 and 65535")
+    return value
+
+
+def check_header_value(value: SecretStr) -> SecretStr:
+    """HTTP header values are printable ASCII: a pasted key often carries an invisible
+    or typographic character (a non-breaking space, an ellipsis) that httpx cannot send."""
+    text = value.get_secret_value()
+    if not all(" " <= c <= "~" for c in text):
+        raise ValueError(
+            "must be printable ASCII (look for an invisible or typographic character "
+            "pasted with it, or a line break)"
+        )
+    return value
+
+
 class ProviderSettings(BaseModel):
     """Keys every provider accepts besides the account's common ones."""
 
@@ -61,9 +95,19 @@ class ProviderSettings(BaseModel):
 
     base_url: str | None = None
 
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value)
+
 
 class ApiKeySettings(ProviderSettings):
     api_key: SecretStr = Field(min_length=1)
+
+    @field_validator("api_key")
+    @classmethod
+    def _sendable(cls, value: SecretStr) -> SecretStr:
+        return check_header_value(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +145,11 @@ class Provider(ABC):
     @property
     def base_url(self) -> str:
         return (self.settings.base_url or self.default_base_url).rstrip("/")
+
+    @property
+    def host(self) -> str:
+        """The host polled, for per-host concurrency limits."""
+        return urlsplit(self.base_url).netloc
 
     def secrets(self) -> list[str]:
         """Every credential value of this account, for redaction."""
@@ -219,11 +268,13 @@ def amount_at(data: Any, *path: str | int) -> Decimal | None:
     node = value_at(data, path)
     if node is None:
         return None
+    where = ".".join(str(p) for p in path)
     try:
         return to_amount(node)
     except ValueError as exc:
-        where = ".".join(str(p) for p in path)
-        raise MalformedResponse(f"{where}: {exc}") from None
+        raise MalformedResponse(f"{where}: {printable(str(exc))}") from None
+    except ArithmeticError:  # decimal.Overflow from abs() of 1E+999999999, whatever to_amount does
+        raise MalformedResponse(f"{where}: amount out of range") from None
 
 
 def value_at(data: Any, path: Iterable[str | int]) -> Any:
@@ -237,6 +288,29 @@ def value_at(data: Any, path: Iterable[str | int]) -> Any:
         else:
             return None
     return node
+
+
+def require_amount(data: Any, *path: str | int) -> Decimal:
+    """Like :func:`amount_at`, but a missing amount is a MalformedResponse too."""
+    amount = amount_at(data, *path)
+    if amount is None:
+        raise MalformedResponse(f"{'.'.join(str(p) for p in path)} is missing")
+    return amount
+
+
+MAX_CURRENCY_CHARS = 64
+
+
+def currency_key(value: Any, where: str) -> str:
+    """A currency name from an answer: printable text, at most 64 characters, stripped.
+
+    Anything else (a number, a control character, a lone surrogate from a ``\\ud800``
+    escape, a kilobyte of text) would break the output, the logs or the state database.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > MAX_CURRENCY_CHARS or not text.isprintable():
+        raise MalformedResponse(f"{where}: not a currency name")
+    return text
 
 
 def require_object(data: Any, key: str) -> dict[str, Any]:
@@ -259,12 +333,23 @@ def generic_error_details(data: Any) -> ErrorDetails:
         if message is None:
             message = _text(data.get(key))
     retry = data.get("retryAfter")
-    retry_after = float(retry) if isinstance(retry, Decimal) and retry.is_finite() else None
+    retry_after = None
+    if isinstance(retry, Decimal) and retry.is_finite() and retry > 0:
+        retry_after = min(float(retry), MAX_RETRY_AFTER)
     return ErrorDetails(code=code, message=message, retry_after=retry_after)
 
 
 def _text(value: Any) -> str | None:
-    return value[:200] if isinstance(value, str) and value else None
+    if not isinstance(value, str):
+        return None
+    return printable(value[:200]) or None
+
+
+def printable(text: str) -> str:
+    """Foreign text made safe for one line of output: controls, line breaks and lone
+    surrogates become spaces or ``?`` (a surrogate cannot even be printed or stored)."""
+    cleaned = "".join(c if c.isprintable() else (" " if c.isspace() else "?") for c in text)
+    return " ".join(cleaned.split())
 
 
 # ---------------------------------------------------------------- fetch
@@ -293,23 +378,40 @@ async def fetch(
     wall_clock: Callable[[], float] = time.time,
 ) -> Snapshot:
     """Poll one account: request, bounded read, strict decode, typed errors. One deadline."""
-    request = provider.build_request(now)
     secrets = provider.secrets()
     try:
+        request = provider.build_request(now)
         async with asyncio.timeout(deadline):
             status, headers, body = await _send(client, request, max_bytes)
     except TimeoutError:
         raise TransientError(f"no complete answer within {deadline:g}s") from None
     except httpx.HTTPError as exc:
         raise TransientError(_describe_transport_error(exc, secrets)) from None
-    if status >= 400 or not 200 <= status < 300:
-        raise _status_error(provider, status, headers, body, wall_clock())
-    content_type = headers.get("content-type", "")
-    if "json" not in content_type and "javascript" not in content_type:
-        kind = content_type.split(";")[0] or "no content type"
-        raise MalformedResponse(f"HTTP {status} with {kind}, not JSON")
-    balances = provider.parse(loads_strict(body))
+    except ProviderError as exc:
+        raise _redacted(exc, secrets) from None
+    except Exception as exc:  # httpx.InvalidURL, UnicodeEncodeError, anyio's ExceptionGroup
+        detail = redact(printable(f"{type(exc).__name__}: {exc}"), secrets)[:200]
+        raise ProviderError(f"cannot send the request ({detail})") from None
+    try:
+        if not 200 <= status < 300:
+            raise _status_error(provider, status, headers, body, wall_clock())
+        content_type = headers.get("content-type", "").lower()
+        if "json" not in content_type and "javascript" not in content_type:
+            kind = printable(content_type.split(";")[0])[:60] or "no content type"
+            raise MalformedResponse(f"HTTP {status} with {kind}, not JSON")
+        balances = provider.parse(loads_strict(body))
+    except ProviderError as exc:
+        raise _redacted(exc, secrets) from None
     return Snapshot(account=account, taken_at=now, balances=balances)
+
+
+def _redacted(error: ProviderError, secrets: Iterable[str]) -> ProviderError:
+    """The same error with the account's secrets taken out of its text (a provider may
+    echo the key it was sent, in an error body or a body snippet)."""
+    reason = redact(error.reason, secrets)
+    if reason == error.reason:
+        return error
+    return type(error)(reason, retry_after=error.retry_after)
 
 
 async def _send(
@@ -322,6 +424,10 @@ async def _send(
     response = await client.send(req, stream=True)
     try:
         body = await _read_bounded(response, max_bytes)
+    except (MalformedResponse, httpx.HTTPError):
+        if 200 <= response.status_code < 300:
+            raise
+        body = b""  # an error status says enough: a 401 stays an AuthError, body or not
     finally:
         await response.aclose()
     return response.status_code, response.headers, body
@@ -410,7 +516,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() is True, and int() refuses it
         return float(int(value))
     try:
         when = parsedate_to_datetime(value)

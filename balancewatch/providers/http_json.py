@@ -8,16 +8,20 @@
     held: data.on_hold
     currency: EUR                    # fixed, or currency_path: data.currency
 
-Header values are credentials (redacted everywhere). A status >= 400 maps to the typed
+Header values are credentials (redacted everywhere), and so are the URL's password and
+its query values of 8 characters or more (``?key=...``). A status >= 400 maps to the typed
 errors as for every provider; ``error_path``, when set and present and truthy in a 2xx
-body, marks the answer as an error too.
+body, marks the answer as an error too. A path step that is an integer (``-1`` too)
+indexes a list.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -27,11 +31,18 @@ from balancewatch.providers.base import (
     ProviderSettings,
     Request,
     amount_at,
+    check_header_value,
+    check_http_url,
+    currency_key,
+    printable,
     register,
     value_at,
 )
 
 PATH_KINDS = ("available", "pending", "held", "total")
+_INDEX = re.compile(r"-?[0-9]+")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+MIN_URL_SECRET = 8
 
 
 class HttpJsonSettings(ProviderSettings):
@@ -49,8 +60,18 @@ class HttpJsonSettings(ProviderSettings):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+        return check_http_url(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _sendable_headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, header in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name[:40]!r} is not a header name (letters, digits, -)")
+            try:
+                check_header_value(header)
+            except ValueError as exc:
+                raise ValueError(f"header {name[:40]!r}: {exc}") from None
         return value
 
     @field_validator("available", "pending", "held", "total", "currency_path", "error_path")
@@ -68,7 +89,21 @@ class HttpJsonSettings(ProviderSettings):
 
 
 def split_path(path: str) -> tuple[str | int, ...]:
-    return tuple(int(p) if p.lstrip("-").isdigit() else p for p in path.split("."))
+    """``data.wallets.0.free`` -> ``("data", "wallets", 0, "free")``."""
+    return tuple(int(p) if _INDEX.fullmatch(p) else p for p in path.split("."))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a URL that carry credentials: the password, and query values of
+    :data:`MIN_URL_SECRET` characters or more (shorter ones are words such as ``json``)."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password or "", *(v for _k, v in parse_qsl(parts.query))]
+    except ValueError:
+        return []
+    found += [unquote(v) for v in found]
+    found += [v.replace(" ", "+") for v in found]  # parse_qsl turned '+' into ' '
+    return [v for v in dict.fromkeys(found) if len(v) >= MIN_URL_SECRET]
 
 
 @register
@@ -86,14 +121,21 @@ class HttpJson(Provider):
             headers.setdefault("Content-Type", "application/json")
         return Request(settings.method, settings.url, headers, content)
 
+    @property
+    def host(self) -> str:
+        settings: HttpJsonSettings = self.settings  # type: ignore[assignment]
+        return urlsplit(settings.url).netloc
+
     def secrets(self) -> list[str]:
         settings: HttpJsonSettings = self.settings  # type: ignore[assignment]
-        return [v.get_secret_value() for v in settings.headers.values() if v.get_secret_value()]
+        found = [v.get_secret_value() for v in settings.headers.values()]
+        found += url_secrets(settings.url)
+        return [s for s in found if s]
 
     def parse(self, data: Any) -> dict[str, Balance]:
         settings: HttpJsonSettings = self.settings  # type: ignore[assignment]
         if settings.error_path and _at(data, settings.error_path) not in (None, False, "", 0):
-            said = str(_at(data, settings.error_path))[:200]
+            said = printable(str(_at(data, settings.error_path))[:200])
             raise TransientError(f"the answer reports an error at {settings.error_path}: {said}")
         amounts = {
             kind: amount_at(data, *split_path(path))
@@ -104,10 +146,7 @@ class HttpJson(Provider):
             raise MalformedResponse("none of the configured paths is in the answer")
         currency = self.currency
         if settings.currency_path:
-            found = _at(data, settings.currency_path)
-            if not isinstance(found, str) or not found.strip():
-                raise MalformedResponse(f"no currency at {settings.currency_path}")
-            currency = found.strip()
+            currency = currency_key(_at(data, settings.currency_path), settings.currency_path)
         return {currency or "UNITS": Balance(**amounts).with_derived_total()}
 
 
