@@ -79,7 +79,8 @@ def exit_code(results: Sequence[AccountResult]) -> int:
 
 
 def _amount(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    """Plain decimal text with the provider's scale: ``0.00000000``, never ``0E-8``."""
+    return None if value is None else format(value, "f")
 
 
 def to_json(results: Sequence[AccountResult]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {
@@ -32,7 +32,7 @@ def parse_duration(text: str | int) -> timedelta:
     if isinstance(text, int):
         if text < 0:
             raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=text)
+        return _seconds(Decimal(text))
     compact = text.strip().replace(" ", "").lower()
     if not compact:
         raise ValueError("a duration such as 30s, 5m, 1h or 1h30m is required")
@@ -44,7 +44,15 @@ def parse_duration(text: str | int) -> timedelta:
         pos = match.end()
     if pos != len(compact):
         raise ValueError(f"{text!r} is not a duration (use e.g. 30s, 5m, 1h, 1d, 1h30m)")
-    return timedelta(seconds=int(total), microseconds=int((total % 1) * 1_000_000))
+    return _seconds(total)
+
+
+def _seconds(total: Decimal) -> timedelta:
+    """A timedelta, or ``ValueError`` (not ``OverflowError``) past timedelta's range."""
+    try:
+        return timedelta(seconds=int(total), microseconds=int((total % 1) * 1_000_000))
+    except OverflowError:
+        raise ValueError("that duration is too long") from None
 
 
 def format_duration(delta: timedelta | float) -> str:
@@ -136,9 +144,15 @@ def format_amount(amount: Decimal, currency: str | None = None) -> str:
     (``0.00012 BTC_BITCOIN``, ``950.005 TND``).
     """
     places = currency_places(currency)
-    exponent = amount.normalize().as_tuple().exponent
-    actual = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    places = max(places, min(actual, 18))
-    quantized = amount.quantize(Decimal(1).scaleb(-places)) if places else amount.quantize(1)
-    text = f"{quantized:,.{places}f}"
+    with localcontext() as context:
+        # Enough precision for every digit of the amount: the default 28 would round
+        # (and so hide) the tail of a long amount, or fail to quantize it at all.
+        context.prec = max(28, len(amount.as_tuple().digits) + 20)
+        exponent = amount.normalize().as_tuple().exponent
+        actual = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        places = max(places, min(actual, 18))
+        quantized = amount.quantize(Decimal(1).scaleb(-places))
+        if quantized.is_zero():
+            quantized = abs(quantized)  # "-0.00" reads like a debt
+        text = f"{quantized:,.{places}f}"
     return f"{text} {currency}" if currency else text

@@ -230,7 +230,8 @@ def test_sighup_keeps_the_old_config_when_the_new_is_broken(daemon: Daemon, sim:
     wait_until(lambda: bool(daemon.events("reload_failed")), what="reload_failed")
     seen = sim.requests_for("credits-key-123456")
     wait_until(lambda: sim.requests_for("credits-key-123456") >= seen + 2, what="polling goes on")
-    assert daemon.proc is not None and daemon.proc.poll() is None
+    assert daemon.proc is not None
+    assert daemon.proc.poll() is None
     assert daemon.stop() == 0
 
 
@@ -265,7 +266,8 @@ def test_notify_protocol_ready_and_watchdog(daemon: Daemon, tmp_path: Path) -> N
         daemon.signal(signal.SIGTERM)
         while "STOPPING=1" not in (message := sock.recv(4096).decode()):
             pass
-        assert daemon.proc is not None and daemon.proc.wait(timeout=20) == 0
+        assert daemon.proc is not None
+        assert daemon.proc.wait(timeout=20) == 0
     finally:
         sock.close()
 

@@ -2,6 +2,8 @@
 
 The balance carries no currency; the ledger is in TND, so TND is the default and the
 account's ``currency`` overrides it. 429 answers put ``retryAfter`` (seconds) in the body.
+An answer without ``balance.available`` is malformed: the amount every rule needs by
+default must not quietly be "unknown" on a poll reported as fine.
 """
 
 from __future__ import annotations
@@ -10,7 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from balancewatch.model import Balance
-from balancewatch.providers.base import Provider, Request, amount_at, register, require_object
+from balancewatch.providers.base import (
+    Provider,
+    Request,
+    amount_at,
+    register,
+    require_amount,
+    require_object,
+)
 
 
 @register
@@ -29,7 +38,7 @@ class Dhmad(Provider):
     def parse(self, data: Any) -> dict[str, Balance]:
         require_object(data, "balance")
         balance = Balance(
-            available=amount_at(data, "balance", "available"),
+            available=require_amount(data, "balance", "available"),
             pending=amount_at(data, "balance", "pending"),
             held=amount_at(data, "balance", "escrow"),
         )

@@ -1,6 +1,7 @@
 """Sunor (sunor.cc), AI music credits: available, frozen (held) and total, in CREDITS.
 
 ``code`` in the body mirrors the HTTP status; a 200 whose body says otherwise is an error.
+An answer without ``data.available`` is malformed, not a balance of unknown amount.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from balancewatch.providers.base import (
     amount_at,
     classify_error,
     register,
+    require_amount,
     require_object,
 )
 
@@ -38,7 +40,7 @@ class Sunor(Provider):
             raise classify_error(self, int(code) if 100 <= code < 600 else 502, data)
         require_object(data, "data")
         balance = Balance(
-            available=amount_at(data, "data", "available"),
+            available=require_amount(data, "data", "available"),
             held=amount_at(data, "data", "frozen"),
             total=amount_at(data, "data", "total"),
         )

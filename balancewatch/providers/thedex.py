@@ -6,7 +6,9 @@ base64-encoded into ``X-EX-PAYLOAD``, and ``X-EX-SIGNATURE`` is the lowercase he
 HMAC-SHA512 of that base64 text keyed with the secret. Amounts come as strings.
 
 The answer is most likely a list of single-currency maps; one dict keyed by currency is
-accepted too, and a currency listed twice (one map per merchant) is summed.
+accepted too, and a currency listed twice (one map per merchant) is summed. An entry with
+none of the three amounts (null ones included) is not a balance and is skipped; an answer
+with entries but no balance at all is malformed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from typing import Any
 from pydantic import Field, SecretStr
 
 from balancewatch.model import Balance, MalformedResponse
-from balancewatch.providers.base import ApiKeySettings, Provider, Request, amount_at, register
+from balancewatch.providers.base import (
+    ApiKeySettings,
+    Provider,
+    Request,
+    amount_at,
+    currency_key,
+    register,
+)
 
 BALANCES_PATH = "/api/v1/balances"
 
@@ -68,25 +77,25 @@ class TheDex(Provider):
             raise MalformedResponse("expected a list of {currency: balance} maps")
         found: dict[str, Balance] = {}
         for entry in maps:
-            for currency, fields in entry.items():
-                balance = _balance(currency, fields)
+            for key, fields in entry.items():
+                balance = _balance(fields)
                 if balance is not None:
+                    currency = currency_key(key, "a currency key")
                     found[currency] = found[currency] + balance if currency in found else balance
         if not found and maps and any(maps):
             raise MalformedResponse("no currency balance in the answer")
         return found
 
 
-def _balance(currency: str, fields: Any) -> Balance | None:
-    if not isinstance(fields, dict) or not {
-        "availableBalance",
-        "holdBalance",
-        "totalBalance",
-    } & set(fields):
+def _balance(fields: Any) -> Balance | None:
+    """One entry's balance; ``None`` for an entry that is not a balance (no amount in it)."""
+    if not isinstance(fields, dict):
         return None
     balance = Balance(
         available=amount_at(fields, "availableBalance"),
         held=amount_at(fields, "holdBalance"),
         total=amount_at(fields, "totalBalance"),
     )
+    if balance == Balance():
+        return None
     return balance.with_derived_total()

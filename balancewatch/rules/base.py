@@ -16,13 +16,17 @@ class RuleContext:
 
     ``history`` holds earlier snapshots of the account, oldest first, not including
     ``snapshot``. ``firing`` maps condition keys to the severity currently firing (the
-    threshold rule needs it for ``clear_margin``).
+    threshold rule needs it for ``clear_margin``). ``event_refs`` maps event condition keys
+    to the instant their last event was reported (:attr:`AlertState.event_ref`): an event
+    rule measures the next move from no earlier than that, so a further drop after a
+    reported one is a new event even while the old reference is still in the window.
     """
 
     snapshot: Snapshot
     history: Sequence[Snapshot]
     now: datetime
     firing: Mapping[str, Severity] = field(default_factory=dict)
+    event_refs: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def previous(self) -> Snapshot | None:

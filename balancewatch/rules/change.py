@@ -20,8 +20,10 @@ def evaluate(rule: ChangeRule, rule_id: str, ctx: RuleContext) -> RuleResult:
     for currency in ctx.currencies(rule.currency):
         if ctx.value(currency, rule.balance) is None:
             continue
-        evaluated.add(key(rule_id, currency))
-        move = find_move(ctx, currency, rule.balance, direction, size, rule.within)
+        k = key(rule_id, currency)
+        evaluated.add(k)
+        since = ctx.event_refs.get(k)
+        move = find_move(ctx, currency, rule.balance, direction, size, rule.within, since)
         if move is None:
             continue
         verb = "dropped" if direction == "drop" else "rose"

@@ -5,8 +5,13 @@ window (the highest for a drop, the lowest for a rise), so a drop spread over se
 is caught. Each event is identified by its reference instant: a later poll measuring the
 same move from the same reference is the same event, never reported twice.
 
-A percentage against a reference of zero (or less): a rise from 0 is an infinite
-percentage and counts; a drop from 0 cannot be a percentage and does not.
+With ``since`` (the instant the last event of this key was reported), points before it
+are not references any more: the move they measured was reported, and a further move is
+measured from the snapshot where that event was detected, or later.
+
+A percentage against a reference of zero (or less): a rise from 0 (or from a debt) is an
+infinite percentage and counts; a drop from 0 (into a debt) cannot be a percentage and
+does not.
 """
 
 from __future__ import annotations
@@ -36,30 +41,36 @@ def find_move(
     direction: Literal["drop", "rise"],
     size: Delta,
     within: timedelta | None,
+    since: datetime | None = None,
 ) -> Move | None:
     value = ctx.value(currency, kind)
     if value is None:
         return None
+    points = [
+        point for point in ctx.series(currency, kind, within) if since is None or point[0] >= since
+    ]
     if within is None:
-        points = list(ctx.series(currency, kind, None))[-1:]
-    else:
-        points = list(ctx.series(currency, kind, within))
+        points = points[-1:]
     if not points:
         return None
     pick = max if direction == "drop" else min
     ref_at, reference = pick(points, key=lambda p: (p[1], p[0]))
     moved = reference - value if direction == "drop" else value - reference
-    if moved <= 0 or not _big_enough(moved, reference, size):
+    if moved <= 0 or not _big_enough(moved, reference, size, direction):
         return None
     return Move(reference, ref_at, value, moved)
 
 
-def _big_enough(moved: Decimal, reference: Decimal, size: Delta) -> bool:
+def _big_enough(
+    moved: Decimal, reference: Decimal, size: Delta, direction: Literal["drop", "rise"]
+) -> bool:
     if size.amount is not None:
         return moved >= size.amount
     assert size.percent is not None
     if reference <= 0:
-        return True  # a rise from nothing is an infinite percentage; drops cannot get here
+        # A rise from nothing is an infinite percentage; a drop from nothing (into a
+        # debt) is no percentage at all.
+        return direction == "rise"
     return moved * 100 >= size.percent * reference
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from balancewatch.model import Severity
 from balancewatch.rules import change, held_increase, runway, threshold
 from balancewatch.rules.base import RuleContext, RuleResult
 from balancewatch.rules.specs import (
@@ -45,10 +46,9 @@ def runway_floors(
             continue
         if spec.balance != rule.balance:
             continue
-        critical = dict(spec.levels())
-        level = critical.get(max(critical)) if critical else None
+        level = dict(spec.levels()).get(Severity.CRITICAL)
         if level is None:
-            continue
+            continue  # a warning level is not running out: measure to zero
         for currency in ctx.currencies(spec.currency):
-            floors[currency] = max(floors.get(currency, Decimal(0)), level)
+            floors[currency] = max(floors[currency], level) if currency in floors else level
     return floors

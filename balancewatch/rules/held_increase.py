@@ -19,8 +19,10 @@ def evaluate(rule: HeldIncreaseRule, rule_id: str, ctx: RuleContext) -> RuleResu
     for currency in ctx.currencies(rule.currency):
         if ctx.value(currency, rule.kind) is None:
             continue
-        evaluated.add(key(rule_id, currency))
-        move = find_move(ctx, currency, rule.kind, "rise", rule.by, rule.within)
+        k = key(rule_id, currency)
+        evaluated.add(k)
+        since = ctx.event_refs.get(k)
+        move = find_move(ctx, currency, rule.kind, "rise", rule.by, rule.within, since)
         if move is None:
             continue
         ago = format_duration(ctx.now - move.reference_at)
