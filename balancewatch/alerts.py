@@ -143,7 +143,7 @@ def _notification_kind(state: AlertState, now: datetime, policy: Policy) -> Noti
         return "escalated"
     if state.severity < state.notified_severity:
         return "deescalated"
-    due = state.last_notified_at is None or now - state.last_notified_at >= policy.repeat - timedelta(seconds=1)
+    due = state.last_notified_at is None or now - state.last_notified_at >= policy.repeat
     return "repeat" if due and policy.repeat > timedelta(0) else None
 
 

@@ -46,6 +46,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
@@ -55,7 +56,7 @@ from pydantic import (
     field_validator,
 )
 
-from balancewatch.fields import PositiveDuration
+from balancewatch.fields import Duration, PositiveDuration
 from balancewatch.model import ConfigError, Severity
 from balancewatch.providers.base import (
     Provider,
@@ -178,6 +179,9 @@ def _check_apprise_url(url: str) -> str:
 
     import apprise
 
+    from balancewatch.channels import register_console
+
+    register_console()  # the demo's bwconsole:// is a valid URL
     this_thread = threading.get_ident()
 
     def not_ours(record: logging.LogRecord) -> bool:
@@ -262,13 +266,21 @@ class RouteMatch(_Model):
         )
 
 
+def _never_is_zero(value: Any) -> Any:
+    return 0 if isinstance(value, str) and value.strip().lower() == "never" else value
+
+
+RouteRepeat = Annotated[Duration, BeforeValidator(_never_is_zero)]
+
+
 class Route(_Model):
     """Every matching route adds its notifiers; ``send_resolved``/``repeat`` override."""
 
     match: RouteMatch = RouteMatch()
     notify: Annotated[tuple[str, ...], _not_empty("notifier name")]
     send_resolved: StrictBool | None = None
-    repeat: PositiveDuration | None = None
+    repeat: RouteRepeat | None = None
+    """``0`` or ``never``: no reminders through this route; otherwise the account's pace."""
 
     _lists = field_validator("notify", mode="before")(_one_or_many)
 

@@ -173,7 +173,8 @@ def evaluate(
     result = health_rules.evaluate(error, health.consecutive_failures, plan.failures_before_alert)
     if isinstance(outcome, Snapshot):
         firing = {k: s.severity for k, s in states.items() if s.status == "firing"}
-        ctx = RuleContext(outcome, history, now, firing)
+        refs = {k: s.event_ref for k, s in states.items() if s.event_ref is not None}
+        ctx = RuleContext(outcome, history, now, firing, refs)
         result += evaluate_rules(plan.rules, plan.rule_ids, ctx)
     return result
 

@@ -260,11 +260,11 @@ def test_notify_protocol_ready_and_watchdog(daemon: Daemon, tmp_path: Path) -> N
         first = sock.recv(4096).decode()
         assert first.startswith("READY=1")
         sent_at = time.monotonic()
-        while (message := sock.recv(4096).decode()) != "WATCHDOG=1":
+        while sock.recv(4096).decode() != "WATCHDOG=1":
             pass
         assert time.monotonic() - sent_at < 2.0
         daemon.signal(signal.SIGTERM)
-        while "STOPPING=1" not in (message := sock.recv(4096).decode()):
+        while "STOPPING=1" not in sock.recv(4096).decode():
             pass
         assert daemon.proc is not None
         assert daemon.proc.wait(timeout=20) == 0
