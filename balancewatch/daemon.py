@@ -87,6 +87,7 @@ class Daemon:
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="balancewatch-db")
         self._global = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._scheduled: dict[str, datetime] = {}
         self._scheduler: Any = None
         self._client: Any = None
         self._http: HealthServer | None = None
@@ -108,9 +109,11 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+        from apscheduler.events import EVENT_JOB_SUBMITTED
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         self._scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
+        self._scheduler.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
         self._client = make_client()
         await self._startup_notices()
         self._apply_plans(self.config)
@@ -202,6 +205,10 @@ class Daemon:
             misfire_grace_time=max(1, int(seconds / 2)),
         )
 
+    def _submitted(self, event: Any) -> None:
+        """Remember when APScheduler meant each run to start, to log its lateness."""
+        self._scheduled[event.job_id] = event.scheduled_run_times[-1]
+
     async def reload(self) -> None:
         self.sd.reloading()
         try:
@@ -230,7 +237,10 @@ class Daemon:
         plan = self.plans.get(name)
         if plan is None or self.stopping.is_set():
             return
-        await self.cache.ensure(name, plan, self.store, self.db, self.clock())
+        now = self.clock()
+        scheduled = self._scheduled.pop(name, None)
+        late_ms = round((now - scheduled).total_seconds() * 1000, 1) if scheduled else None
+        await self.cache.ensure(name, plan, self.store, self.db, now)
         now = self.clock()
         if not may_poll(plan, self.cache.health.get(name), now):
             log.debug("poll_skipped", account=name, reason="backoff")
@@ -239,10 +249,15 @@ class Daemon:
         async with self._global, self._host_limit(plan):
             outcome = await poll(plan, self._client, now)
         ms = round((time.monotonic() - started) * 1000, 1)
-        await self._record(plan, outcome, now, ms)
+        await self._record(plan, outcome, now, ms, late_ms)
 
     async def _record(
-        self, plan: AccountPlan, outcome: Snapshot | ProviderError, now: datetime, ms: float
+        self,
+        plan: AccountPlan,
+        outcome: Snapshot | ProviderError,
+        now: datetime,
+        ms: float,
+        late_ms: float | None = None,
     ) -> None:
         name = plan.name
         silences = await self.cache.silences(self.store, self.db, now)
@@ -265,19 +280,26 @@ class Daemon:
             log.error("poll_not_recorded", account=name, error=str(error))
             return
         self.cache.remember(record)
-        self._observe(plan, outcome, ms, len(record.notifications))
+        self._observe(plan, outcome, ms, len(record.notifications), late_ms)
         if record.notifications:
             self.wake_delivery.set()
 
     def _observe(
-        self, plan: AccountPlan, outcome: Snapshot | ProviderError, ms: float, notes: int
+        self,
+        plan: AccountPlan,
+        outcome: Snapshot | ProviderError,
+        ms: float,
+        notes: int,
+        late_ms: float | None,
     ) -> None:
         self.heartbeat.last_poll = time.monotonic()
         self.metrics.polls.labels(plan.name).inc()
         self.metrics.poll_seconds.labels(plan.provider_name).observe(ms / 1000)
         if isinstance(outcome, Snapshot):
             self.metrics.observe_snapshot(outcome)
-            log.info("poll", account=plan.name, ok=True, ms=ms, notifications=notes)
+            log.info(
+                "poll", account=plan.name, ok=True, ms=ms, late_ms=late_ms, notifications=notes
+            )
         else:
             self.metrics.poll_errors.labels(plan.name, outcome.kind).inc()
             log.warning(

@@ -21,8 +21,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from balancewatch.rules.base import RuleContext
+from balancewatch.model import Condition, Severity
+from balancewatch.rules.base import RuleContext, RuleResult, key
 from balancewatch.rules.specs import Delta
+from balancewatch.units import format_amount, format_duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +78,61 @@ def _big_enough(
 
 def describe(size: Delta) -> str:
     return f"{size.percent}%" if size.percent is not None else str(size.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class MoveRule:
+    """What ``change`` and ``held_increase`` have in common, as plain values."""
+
+    rule_type: Literal["change", "held_increase"]
+    currency: str | None
+    kind: str
+    direction: Literal["drop", "rise"]
+    size: Delta
+    within: timedelta | None
+    severity: str
+
+
+def evaluate_moves(spec: MoveRule, rule_id: str, ctx: RuleContext) -> RuleResult:
+    """One event condition per currency whose ``kind`` moved by at least ``size``."""
+    conditions: list[Condition] = []
+    evaluated: set[str] = set()
+    for currency in ctx.currencies(spec.currency):
+        if ctx.value(currency, spec.kind) is None:
+            continue
+        k = key(rule_id, currency)
+        evaluated.add(k)
+        since = ctx.event_refs.get(k)
+        move = find_move(ctx, currency, spec.kind, spec.direction, spec.size, spec.within, since)
+        if move is not None:
+            conditions.append(_condition(spec, rule_id, ctx, currency, move))
+    return RuleResult(conditions, frozenset(evaluated))
+
+
+def _condition(
+    spec: MoveRule, rule_id: str, ctx: RuleContext, currency: str, move: Move
+) -> Condition:
+    ago = format_duration(ctx.now - move.reference_at)
+    pct = f" ({move.moved * 100 / move.reference:.1f}%)" if move.reference > 0 else ""
+    if spec.rule_type == "held_increase":
+        what = f"{spec.kind} funds grew by {format_amount(move.moved, currency)}"
+    else:
+        verb = "dropped" if spec.direction == "drop" else "rose"
+        what = f"{spec.kind} {verb} by {format_amount(move.moved, currency)}{pct}"
+    summary = (
+        f"{what} to {format_amount(move.value, currency)} "
+        f"(from {format_amount(move.reference, currency)} {ago} ago)"
+    )
+    return Condition(
+        rule=rule_id,
+        rule_type=spec.rule_type,
+        severity=Severity.parse(spec.severity),
+        summary=summary,
+        currency=currency,
+        balance_kind=spec.kind,
+        value=move.value,
+        previous=move.reference,
+        previous_at=move.reference_at,
+        kind="event",
+        event_id=move.reference_at.isoformat(),
+    )
