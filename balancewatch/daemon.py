@@ -38,12 +38,12 @@ from balancewatch.config import Config, default_config_path, load_config, state_
 from balancewatch.daemon_cache import AccountCache
 from balancewatch.messages import system_notification
 from balancewatch.metrics import HealthServer, Heartbeat, Metrics
-from balancewatch.model import ConfigError, ProviderError, Severity, Snapshot
+from balancewatch.model import ConfigError, ProviderError, Severity, Snapshot, StateError
 from balancewatch.observe import REDACTOR, get_logger, setup_logging
 from balancewatch.poller import AccountPlan, decide, make_plan, may_poll, poll
 from balancewatch.providers.base import make_client
 from balancewatch.sdnotify import Notifier as SdNotifier
-from balancewatch.state import SqliteStore, StateError
+from balancewatch.state import SqliteStore
 
 T = TypeVar("T")
 log = get_logger("balancewatch.daemon")

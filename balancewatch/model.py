@@ -7,6 +7,8 @@ The error tree (each error knows whether it is ``permanent`` and its ``retry_aft
 
     BalancewatchError
     ├── ConfigError              the YAML is wrong; carries every problem, one line each
+    ├── StateError               the state database cannot do what was asked
+    │   └── StateLocked          held by another process past the busy timeout: retry later
     └── ProviderError            a poll did not produce a balance (unknown is not zero)
         ├── AuthError            401/403, bad key or signature: permanent, never retried in a loop
         ├── RateLimited          429: retry_after seconds (from Retry-After or the body)
@@ -155,6 +157,14 @@ class ConfigError(BalancewatchError):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         self.source = source
         super().__init__("\n".join(self.problems))
+
+
+class StateError(BalancewatchError):
+    """The state database cannot do what was asked (unusable, or from a newer version)."""
+
+
+class StateLocked(StateError):
+    """Another process held the database past the busy timeout. Nothing was written."""
 
 
 class ProviderError(BalancewatchError):

@@ -50,7 +50,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from balancewatch import state_schema as schema
-from balancewatch.model import BalancewatchError, Snapshot
+from balancewatch.model import Snapshot, StateError, StateLocked
 from balancewatch.records import (
     AlertState,
     Delivery,
@@ -67,14 +67,6 @@ if TYPE_CHECKING:
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
 _PRUNE_BATCH = 500
 """Accounts pruned per transaction, so that polls can commit between batches."""
-
-
-class StateError(BalancewatchError):
-    """The state database cannot do what was asked (unusable, or from a newer version)."""
-
-
-class StateLocked(StateError):
-    """Another process held the database past the busy timeout. Nothing was written."""
 
 
 def _error_code(exc: sqlite3.Error) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from balancewatch import state, state_schema
-from balancewatch.model import Balance, Severity, Snapshot
+from balancewatch.model import Balance, Severity, Snapshot, StateError, StateLocked
 from balancewatch.records import (
     AlertState,
     Delivery,
@@ -27,7 +27,7 @@ from balancewatch.records import (
     PollRecord,
     Store,
 )
-from balancewatch.state import SqliteStore, StateError, StateLocked
+from balancewatch.state import SqliteStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
