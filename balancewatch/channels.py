@@ -40,14 +40,13 @@ Apprise URL using it is validated or sent, and is idempotent.
 from __future__ import annotations
 
 import asyncio
-import sys
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from balancewatch.console import register_console
 from balancewatch.model import Severity
 from balancewatch.observe import REDACTOR, get_logger
 from balancewatch.records import Notification
@@ -57,7 +56,6 @@ if TYPE_CHECKING:
 
 log = get_logger("balancewatch.notify")
 
-CONSOLE_SCHEME = "bwconsole"
 MARKDOWN_SERVICES = frozenset(
     {"slack", "tgram", "discord", "gchat", "matrix", "matrixs", "rocket", "rockets"}
 )
@@ -68,9 +66,6 @@ WAIT_GRACE = 2.0
 MAX_REASON = 200
 
 NotifyType = Literal["info", "success", "warning", "failure"]
-
-_console_lock = threading.Lock()
-_console_registered = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,33 +233,6 @@ def _with_ids(body: str, ids: Sequence[str], *, markdown: bool) -> str:
         return body
     shown = ", ".join(f"`{nid}`" if markdown else nid for nid in missing)
     return f"{body}\n\nid{'s' if len(missing) > 1 else ''}: {shown}"
-
-
-# ---------------------------------------------------------------- the console scheme
-
-
-def _print_to_console(body: str, title: str, *args: Any, **kwargs: Any) -> bool:
-    """The ``bwconsole://`` service: the message on stdout, a blank line after it.
-
-    The title is left out when the body already starts with it (the default wording).
-    """
-    text = body if not title or body.startswith(title) else f"{title}\n{body}"
-    sys.stdout.write(text.rstrip("\n") + "\n\n")
-    sys.stdout.flush()
-    return True
-
-
-def register_console() -> None:
-    """Make ``bwconsole://`` a valid Apprise URL in this process (idempotent)."""
-    global _console_registered
-    with _console_lock:
-        if _console_registered:
-            return
-        from apprise import decorators
-
-        register: Any = decorators.notify  # untyped in Apprise
-        register(on=CONSOLE_SCHEME, name="balancewatch console")(_print_to_console)
-        _console_registered = True
 
 
 # ---------------------------------------------------------------- sending

@@ -179,7 +179,7 @@ def _check_apprise_url(url: str) -> str:
 
     import apprise
 
-    from balancewatch.channels import register_console
+    from balancewatch.console import register_console
 
     register_console()  # the demo's bwconsole:// is a valid URL
     this_thread = threading.get_ident()
