@@ -39,13 +39,11 @@ def utcnow() -> datetime:
 def _load(args: argparse.Namespace) -> Config:
     from balancewatch.config import default_config_path, load_config
     from balancewatch.observe import REDACTOR
+    from balancewatch.poller import redactable_secrets
 
     path = Path(args.config) if args.config else default_config_path(os.environ)
     config = load_config(path)
-    # Providers know credentials the config does not mark as secret (an http_json URL's
-    # ?key=... written in the file): httpx logs that URL at INFO, so they are redacted too.
-    provider_secrets = {s for a in config.accounts for s in a.build_provider().secrets()}
-    REDACTOR.update(config.secrets | provider_secrets)
+    REDACTOR.update(redactable_secrets(config))
     return config
 
 

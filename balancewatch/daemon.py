@@ -40,7 +40,14 @@ from balancewatch.messages import system_notification
 from balancewatch.metrics import HealthServer, Heartbeat, Metrics
 from balancewatch.model import ConfigError, ProviderError, Severity, Snapshot, StateError
 from balancewatch.observe import REDACTOR, get_logger, setup_logging
-from balancewatch.poller import AccountPlan, decide, make_plan, may_poll, poll
+from balancewatch.poller import (
+    AccountPlan,
+    decide,
+    make_plan,
+    may_poll,
+    poll,
+    redactable_secrets,
+)
 from balancewatch.providers.base import make_client
 from balancewatch.sdnotify import Notifier as SdNotifier
 from balancewatch.state import SqliteStore
@@ -219,7 +226,7 @@ class Daemon:
             log.error("reload_failed", problems=error.problems, kept="previous config")
             self.sd.ready(self._status_line() + "; last reload FAILED")
             return
-        REDACTOR.update(config.secrets)
+        REDACTOR.update(redactable_secrets(config))
         self.config = config
         self._apply_plans(config)
         self.metrics.last_reload_ok.set(1)
@@ -392,7 +399,7 @@ def run(config_path: Path | None, *, log_level: str | None = None) -> int:
         for line in error.problems:
             log.error("config_error", problem=line)
         return 2
-    REDACTOR.update(config.secrets)
+    REDACTOR.update(redactable_secrets(config))
     setup_logging(log_level or config.logging.level)
     store = SqliteStore.open(state_path(config, os.environ), now=utcnow())
     try:

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from balancewatch import alerts, messages
-from balancewatch.config import Account, Defaults
+from balancewatch.config import Account, Config, Defaults
 from balancewatch.model import AuthError, ProviderError, RateLimited, Snapshot
 from balancewatch.providers.base import Provider, fetch
 from balancewatch.records import AlertState, Health, PollRecord
@@ -94,6 +94,15 @@ def make_plan(account: Account, defaults: Defaults) -> AccountPlan:
         send_resolved=effective.send_resolved,
         fingerprint=fingerprint(account.provider, account.settings, account.currency),
     )
+
+
+def redactable_secrets(config: Config) -> set[str]:
+    """Every credential to keep out of logs: the config's, plus what providers know.
+
+    Providers know credentials the config does not mark as secret (an http_json URL's
+    ``?key=...`` written literally in the file), and httpx logs such URLs at INFO.
+    """
+    return set(config.secrets) | {s for a in config.accounts for s in a.build_provider().secrets()}
 
 
 def fingerprint(provider: str, settings: Any, currency: str | None) -> str:

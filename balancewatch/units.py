@@ -96,7 +96,7 @@ def to_amount(value: object) -> Decimal:
         raise ValueError(f"a {type(value).__name__} is not an amount")
     if not amount.is_finite():
         raise ValueError(f"{amount} is not a finite amount")
-    if abs(amount) >= MAX_AMOUNT or amount.as_tuple().exponent < -30:  # type: ignore[operator]
+    if amount.copy_abs() >= MAX_AMOUNT or amount.as_tuple().exponent < -30:  # type: ignore[operator]
         raise ValueError("amount out of range")
     return amount
 

@@ -79,7 +79,7 @@ class Daemon:
         return self.workdir / f"daemon-{self.starts}.log"
 
     def write_config(
-        self, *, interval: str = "1s", warning: int = 5000, broken: bool = False
+        self, *, interval: str = "1s", warning: int = 5000, broken: bool = False, extra: str = ""
     ) -> None:
         text = CONFIG.format(
             db=self.workdir / "state.db",
@@ -91,7 +91,7 @@ class Daemon:
         )
         if broken:
             text = text.replace("provider: sunor", "provider: sunnor")
-        self.config.write_text(text)
+        self.config.write_text(text + extra)
 
     def start(self, *extra: str) -> None:
         self.starts += 1
@@ -284,3 +284,55 @@ def test_demo_runs_to_its_first_alert() -> None:
     assert result.returncode == 0, result.stderr
     assert "[WARNING] shop-topups: available" in result.stdout
     assert "demo finished" in result.stdout
+
+
+def test_a_rejected_key_alerts_at_once_and_is_not_retried_in_a_loop(
+    daemon: Daemon, sim: SimServer, receiver: JsonReceiver
+) -> None:
+    """A 401 fires a critical `auth` alert on the first poll; the key is not tried again soon."""
+    sim.set_fault("shop-key-123456", "auth")
+    daemon.start()
+    wait_until(lambda: any("auth" in m.text for m in receiver.messages()), what="the auth alert")
+    assert titles(receiver)[0].startswith("[CRITICAL] shop: credentials rejected")
+    seen = daemon.polls("credits")
+    wait_until(lambda: daemon.polls("credits") >= seen + 3, what="other accounts keep polling")
+    assert sim.requests_for("shop-key-123456") == 1
+    assert daemon.stop() == 0
+
+
+def test_metrics_and_healthz_are_served(daemon: Daemon) -> None:
+    """`http: {listen}` serves Prometheus metrics with balances, and a healthy /healthz."""
+    import urllib.request
+
+    from tests.receivers import free_port
+
+    port = free_port()
+    daemon.write_config(extra=f"http:\n  listen: 127.0.0.1:{port}\n")
+    daemon.start()
+    wait_until(lambda: daemon.polls("shop") >= 1 and daemon.polls("credits") >= 1, what="polls")
+    base = f"http://127.0.0.1:{port}"
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    assert 'balancewatch_balance{account="shop",currency="DZD",kind="available"} 6000.0' in text
+    assert "balancewatch_poll_duration_seconds_bucket" in text
+    assert "balancewatch_outbox_depth" in text
+    assert "balancewatch_last_reload_ok 1.0" in text
+    with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
+        assert response.status == 200
+        assert response.read() == b"ok\n"
+    assert daemon.stop() == 0
+
+
+def test_a_corrupt_state_file_is_moved_aside_and_reported_once(
+    daemon: Daemon, receiver: JsonReceiver
+) -> None:
+    """Garbage in state.db: the daemon starts anyway, moves it aside, and sends one warning."""
+    (daemon.workdir / "state.db").write_bytes(b"this is not a database" * 100)
+    daemon.start()
+    wait_until(lambda: bool(receiver.messages()), what="the state reset warning")
+    assert "state reset: a repeat notification is possible" in titles(receiver)[0]
+    assert list(daemon.workdir.glob("state.db.corrupt-*"))
+    seen = daemon.polls("shop")
+    wait_until(lambda: daemon.polls("shop") >= seen + 2, what="polling")
+    assert len(receiver.messages()) == 1
+    assert daemon.stop() == 0
