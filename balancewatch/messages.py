@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from balancewatch.alerts import Transition
-from balancewatch.model import Severity, Snapshot
+from balancewatch.model import BALANCE_KINDS, Severity, Snapshot
 from balancewatch.records import Notification
 from balancewatch.units import format_amount, format_duration
 
@@ -93,8 +93,10 @@ def _headline(transition: Transition, snapshot: Snapshot | None) -> str:
         return f"{what}{lasted}"
     now_text = ""
     balance = snapshot.balances.get(state.currency) if snapshot and state.currency else None
-    if balance is not None and balance.available is not None:
-        now_text = f"; available now {format_amount(balance.available, state.currency)}"
+    kind = state.summary.split(" ", 1)[0]  # threshold and runway summaries start with it
+    value = balance.kind(kind) if balance is not None and kind in BALANCE_KINDS else None
+    if value is not None:
+        now_text = f"; {kind} now {format_amount(value, state.currency)}"
     return f"{state.rule} back to normal{lasted}{now_text} (was: {state.summary})"
 
 

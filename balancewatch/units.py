@@ -57,7 +57,7 @@ def _seconds(total: Decimal) -> timedelta:
 
 def format_duration(delta: timedelta | float) -> str:
     """A short human form: ``45s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``."""
-    seconds = int(delta.total_seconds() if isinstance(delta, timedelta) else delta)
+    seconds = round(delta.total_seconds() if isinstance(delta, timedelta) else delta)
     seconds = max(seconds, 0)
     if seconds < 60:
         return f"{seconds}s"

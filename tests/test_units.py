@@ -74,7 +74,8 @@ def test_parse_duration_rejects_anything_else_with_value_error(text: str | int) 
         pytest.param(2 * 86400 + 4 * 3600, "2 d 4 h", id="days-hours"),
         pytest.param(86400, "1 d", id="day"),
         pytest.param(-5, "0s", id="negative-is-zero"),
-        pytest.param(59.9, "59s", id="float-seconds-truncate"),
+        pytest.param(1.9, "2s", id="float-seconds-round"),
+        pytest.param(59.4, "59s", id="float-seconds-round-down"),
     ],
 )
 def test_format_duration_is_short_and_human(seconds: float, expected: str) -> None:

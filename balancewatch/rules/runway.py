@@ -18,7 +18,8 @@ from balancewatch.rules.specs import RunwayRule
 from balancewatch.units import format_amount, format_duration
 
 MIN_SPAN = timedelta(minutes=1)
-"""Less history than this is not a rate, it is noise."""
+"""Less history than this (or than half the window, for windows under two minutes) is not
+a rate, it is noise."""
 
 
 def spend_rate(ctx: RuleContext, currency: str, kind: str, window: timedelta) -> Decimal | None:
@@ -29,7 +30,7 @@ def spend_rate(ctx: RuleContext, currency: str, kind: str, window: timedelta) ->
         return None
     points.append((ctx.now, current))
     span = points[-1][0] - points[0][0]
-    if span < MIN_SPAN:
+    if span < min(MIN_SPAN, window / 2):
         return None
     spent = sum(
         (max(Decimal(0), a - b) for (_, a), (_, b) in itertools.pairwise(points)),
