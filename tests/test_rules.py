@@ -692,3 +692,12 @@ def test_engine_runs_every_rule_and_joins_their_results() -> None:
     assert sorted(c.key for c in result.conditions) == ["change:DZD", "threshold:DZD"]
     # pending and held are not reported: those rules were not evaluated
     assert result.evaluated == {"threshold:DZD", "change:DZD"}
+
+
+def test_runway_with_a_short_window_needs_only_half_of_it() -> None:
+    """A 30 s window (the demo's) is a rate after 15 s of history, not after a minute."""
+    rule = RunwayRule.model_validate({"under": {"warning": "3m"}, "window": "30s"})
+    ctx = context(available(4400), series([(-0.3, 5000), (-0.2, 4800), (-0.1, 4600)]))
+    result = runway.evaluate(rule, "runway", ctx)
+    assert severity_of(result) == Severity.WARNING
+    assert only(result).runway_seconds == pytest.approx(4400 / (600 / 18))
