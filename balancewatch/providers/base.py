@@ -25,6 +25,7 @@ the provider's fault, it will not fix itself, and it is not a balance.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -165,7 +166,13 @@ def registry() -> Mapping[str, type[Provider]]:
     if not _ENTRY_POINTS_LOADED:
         _ENTRY_POINTS_LOADED = True
         for ep in entry_points(group="balancewatch.providers"):
-            cls = ep.load()
+            try:
+                cls = ep.load()
+            except Exception as error:  # one broken plugin must not take every account down
+                logging.getLogger("balancewatch.providers").warning(
+                    "provider plugin %s could not be loaded: %s", ep.value, error
+                )
+                continue
             if isinstance(cls, type) and issubclass(cls, Provider):
                 _REGISTRY.setdefault(cls.name, cls)
     return _REGISTRY
