@@ -23,7 +23,14 @@ from decimal import Decimal
 from typing import Any
 
 from balancewatch.model import BALANCE_KINDS, Condition, ProviderError, Severity, Snapshot
-from balancewatch.poller import AccountPlan, evaluate, next_health, poll
+from balancewatch.poller import (
+    ONE_SHOT_LOOKBACK,
+    AccountPlan,
+    evaluate,
+    next_health,
+    poll,
+    recent_history,
+)
 from balancewatch.providers.base import make_client
 from balancewatch.records import Store
 from balancewatch.units import format_amount
@@ -58,7 +65,9 @@ def _evaluate(
 ) -> AccountResult:
     if isinstance(outcome, ProviderError):
         return AccountResult(plan, outcome)
-    history = store.history(plan.name, now - plan.history_window) if store else []
+    lookback = max(plan.history_window, ONE_SHOT_LOOKBACK)
+    stored = store.history(plan.name, now - lookback) if store else []
+    history = recent_history(stored, plan.history_window, now)
     states = store.alert_states(plan.name) if store else {}
     health = next_health(plan, None, outcome, now)
     result = evaluate(plan, outcome, health, [s for s in history if s.taken_at < now], states, now)

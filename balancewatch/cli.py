@@ -217,6 +217,7 @@ def _list_silences(store: Store, now: datetime) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from balancewatch.config import state_path
+    from balancewatch.poller import ONE_SHOT_LOOKBACK
     from balancewatch.replay import format_replay, replay
     from balancewatch.state import SqliteStore
     from balancewatch.units import parse_duration
@@ -230,7 +231,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         start = utcnow() - parse_duration(args.since)
         snaps = store.history(args.account, start)
-        lookback = store.history(args.account, start - plan.history_window, start)
+        lookback = store.history(
+            args.account, start - max(plan.history_window, ONE_SHOT_LOOKBACK), start
+        )
     finally:
         store.close()
     items = list(replay(plan, snaps, [s for s in lookback if s.taken_at < start]))

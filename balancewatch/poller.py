@@ -33,6 +33,9 @@ from balancewatch.rules import RuleContext, RuleResult, evaluate_rules
 from balancewatch.rules import health as health_rules
 from balancewatch.rules.specs import RuleEntry
 
+ONE_SHOT_LOOKBACK = timedelta(days=1)
+"""History that one-shot commands (check, replay) read from the store: one account, once,
+so a day is cheap, and it finds the previous poll whatever the interval."""
 AUTH_QUARANTINE = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(minutes=15)
 MAX_RATE_LIMIT_WAIT = timedelta(hours=1)
@@ -66,14 +69,28 @@ class AccountPlan:
 
     @property
     def history_window(self) -> timedelta:
-        """How much history the rules need: the longest ``within``/``window``, at least 1 d."""
-        spans = [timedelta(days=1)]
+        """How much history the rules need: the longest ``within``/``window``, else none.
+
+        Zero means "the previous snapshot only" (``change`` since the last poll, and the
+        threshold's "was ... ago; ~N h left at the current rate" hint). The daemon keeps
+        this much in memory per account, so it is what the rules need and no more: a day
+        of 1-minute polls for 10,000 accounts would be gigabytes.
+        """
+        spans = [timedelta(0)]
         for entry in self.rules:
             for attr in ("within", "window"):
                 value = getattr(entry.spec, attr, None)
                 if isinstance(value, timedelta):
                     spans.append(value)
         return max(spans)
+
+
+def recent_history(history: Sequence[Snapshot], window: timedelta, now: datetime) -> list[Snapshot]:
+    """The snapshots the rules see: those within ``window`` of ``now``, and the latest one
+    before ``now`` whatever its age (the previous poll)."""
+    earlier = [s for s in history if s.taken_at < now]
+    recent = [s for s in earlier if s.taken_at >= now - window]
+    return recent if recent else earlier[-1:]
 
 
 def make_plan(account: Account, defaults: Defaults) -> AccountPlan:

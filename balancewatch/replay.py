@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from balancewatch.model import Snapshot
-from balancewatch.poller import AccountPlan, decide
+from balancewatch.poller import AccountPlan, decide, recent_history
 from balancewatch.records import AlertState, Health, Notification
 
 
@@ -35,10 +35,9 @@ def replay(
     states: dict[str, AlertState] = {}
     health: Health | None = None
     history: list[Snapshot] = list(lookback)
-    window = plan.history_window
     for index, snapshot in enumerate(snapshots):
         now = snapshot.taken_at
-        recent = [s for s in history if s.taken_at >= now - window - timedelta(seconds=1)]
+        recent = recent_history(history, plan.history_window, now)
         record, _ = decide(
             plan,
             snapshot,

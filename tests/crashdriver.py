@@ -35,7 +35,13 @@ from decimal import Decimal
 from balancewatch.config import Config, parse_config
 from balancewatch.model import Balance, Snapshot
 from balancewatch.notify import deliver_due, plan_deliveries
-from balancewatch.poller import AccountPlan, decide, make_plan
+from balancewatch.poller import (
+    ONE_SHOT_LOOKBACK,
+    AccountPlan,
+    decide,
+    make_plan,
+    recent_history,
+)
 from balancewatch.state import SqliteStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -89,7 +95,8 @@ def poll_once(
     at = T0 + index * STEP
     balance = Balance(available=Decimal(available), held=Decimal(held))
     snapshot = Snapshot(plan.name, at, {"TND": balance.with_derived_total()})
-    history = [s for s in store.history(plan.name, at - plan.history_window) if s.taken_at < at]
+    stored = store.history(plan.name, at - max(plan.history_window, ONE_SHOT_LOOKBACK))
+    history = recent_history(stored, plan.history_window, at)
     record, _result = decide(
         plan,
         snapshot,
