@@ -20,20 +20,53 @@ _FOREIGN_LOGGERS = ("httpx", "httpcore", "apprise", "apscheduler", "asyncio")
 
 
 class Redactor:
-    """Replace every known secret in every string of an event dict."""
+    """Replace every known secret in every string of an event dict.
+
+    Secrets are indexed by their first :data:`PREFIX` characters, so a string is scanned
+    once (a dict lookup per position) however many secrets there are: with 10,000 accounts
+    there are 10,000+ secrets, and testing each one against every log line cost more CPU
+    than the polls themselves.
+    """
+
+    PREFIX = 4
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.update(secrets)
 
     def update(self, secrets: Iterable[str]) -> None:
-        # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        by_prefix: dict[str, list[str]] = {}
+        for secret in sorted({s for s in secrets if len(s) >= self.PREFIX}, key=len, reverse=True):
+            by_prefix.setdefault(secret[: self.PREFIX], []).append(secret)
+        self._by_prefix = by_prefix  # each list longest first: a secret containing another wins
+
+    @property
+    def active(self) -> bool:
+        return bool(self._by_prefix)
 
     def text(self, value: str) -> str:
-        for secret in self._secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
+        index = self._by_prefix
+        if not index or len(value) < self.PREFIX:
+            return value
+        n = self.PREFIX
+        if index.keys().isdisjoint({value[i : i + n] for i in range(len(value) - n + 1)}):
+            return value  # the common case, decided by one set operation
+        out: list[str] = []
+        start = i = 0
+        last = len(value) - self.PREFIX
+        while i <= last:
+            found = next(
+                (s for s in index.get(value[i : i + self.PREFIX], ()) if value.startswith(s, i)),
+                None,
+            )
+            if found is None:
+                i += 1
+                continue
+            out += [value[start:i], REDACTED]
+            i = start = i + len(found)
+        if not out:
+            return value
+        out.append(value[start:])
+        return "".join(out)
 
     def _clean(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -49,7 +82,7 @@ class Redactor:
     def __call__(
         self, logger: Any, method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        if not self._secrets:
+        if not self._by_prefix:
             return event
         return {k: self._clean(v) for k, v in event.items()}
 
