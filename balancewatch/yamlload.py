@@ -78,7 +78,9 @@ __all__ = [
 ]
 
 MAX_VALUES = 100_000
-"""Aliases can make a small file expand enormously ("billion laughs"); no config needs this."""
+"""Aliases can make a small file expand enormously ("billion laughs"). Without aliases a
+document holds fewer values than characters, so the limit is this or the text's length,
+whichever is larger: a 10,000-account config loads, a small file cannot explode."""
 
 MAX_SECRET_FILE_BYTES = 1 << 20
 
@@ -106,6 +108,7 @@ class StrictLoader(yaml.SafeLoader):
         self.lines: dict[YamlPath, int] = {}
         self.problems: list[Problem] = []
         self._values = 0
+        self._limit = max(MAX_VALUES, len(stream))
 
     def construct_document(self, node: Node) -> Any:
         """So that ``yaml.load(text, Loader=StrictLoader)`` is strict too (and raises)."""
@@ -117,8 +120,8 @@ class StrictLoader(yaml.SafeLoader):
     def build(self, node: Node, path: YamlPath = (), active: frozenset[int] = frozenset()) -> Any:
         """Plain data from ``node``; ``active`` guards against an alias that contains itself."""
         self._values += 1
-        if self._values > MAX_VALUES:
-            raise ConfigError(f"the config expands to more than {MAX_VALUES} values (aliases?)")
+        if self._values > self._limit:
+            raise ConfigError(f"the config expands to more than {self._limit} values (aliases?)")
         if id(node) in active:
             self.problems.append(Problem(path, "an alias refers to a value that contains it"))
             return None

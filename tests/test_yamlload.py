@@ -256,3 +256,14 @@ def test_read_yaml_collects_problems_instead_of_raising() -> None:
         "duplicate key 'a'",
         "'.nan' is not a finite number",
     ]
+
+
+def test_a_large_config_without_aliases_loads() -> None:
+    """10,000 accounts are far more than 100,000 values, and still a legitimate config."""
+    accounts = "".join(
+        f"  - {{name: a{i}, provider: sunor, api_key: k{i:06d}, tags: [x, y],"
+        f" rules: [{{threshold: {{below: {{warning: 500, critical: 100}}}}}}]}}\n"
+        for i in range(10_000)
+    )
+    data, _ = load_yaml("accounts:\n" + accounts, "big.yaml")
+    assert len(data["accounts"]) == 10_000
