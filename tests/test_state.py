@@ -732,3 +732,22 @@ def test_hot_queries_use_their_indexes(tmp_path: Path, sql: str, index: str) -> 
     full_scans = [step for step in plan if step.startswith("SCAN") and "USING" not in step]
     assert any(index in step for step in plan)
     assert set(full_scans) <= {"SCAN seen"}, "only the skip-scan's own CTE is scanned"
+
+
+def test_group_commit_writes_several_polls_in_one_transaction(store: Store) -> None:
+    """`commit_polls` stores every record, and a bad one leaves none of the batch written."""
+    good = [
+        PollRecord(name, T0, snapshot(name, T0), Health(name), [alert(name)])
+        for name in ("a", "b", "c")
+    ]
+    store.commit_polls(good)
+    assert {s.account for s in (store.last_snapshot(n) for n in "abc") if s} == {"a", "b", "c"}
+    assert set(store.alert_states("b")) == {"low:DZD"}
+    later = T0 + timedelta(minutes=1)
+    bad = [
+        PollRecord("d", later, snapshot("d", later), Health("d")),
+        PollRecord("e", later, None, Health("e"), [alert("e", status="bogus")]),  # type: ignore[arg-type]
+    ]
+    with pytest.raises(StateError):
+        store.commit_polls(bad)
+    assert store.last_snapshot("d") is None
