@@ -4,23 +4,8 @@ A provider is small (see ``dhmad.py``): a ``Settings`` model (its own config key
 credentials), a ``name``, a default ``base_url``, a pure ``build_request(now)`` and a pure
 ``parse(body) -> {currency: Balance}``. Everything that talks to the network is in
 ``fetch.py`` (:func:`fetch`), and answers are read with ``jsonread.py``, so every provider
-gets the same protections:
-
-- one shared ``httpx.AsyncClient`` (connection reuse), plus an overall deadline per poll
-  (``asyncio.timeout``): httpx's timeouts are per read, so a server dripping one byte a
-  second would otherwise hold a poll for minutes;
-- ``Accept-Encoding: identity`` and a cap on the bytes *after* decompression, so a gzip
-  bomb costs at most ``max_bytes`` of memory;
-- strict JSON: amounts become ``Decimal``; NaN, Infinity, absurd nesting or number
-  lengths are a :class:`MalformedResponse`;
-- HTTP status and provider error bodies mapped to the typed errors of ``model.py``;
-- foreign error text redacted of the account's secrets, and made printable on one line,
-  before it lands in an error.
-
-:func:`fetch` lets only :class:`~balancewatch.model.ProviderError` out. A request that
-cannot even be sent (an URL or header value httpx refuses; settings validation catches
-these at load, this is the last line of defence) is a plain ``ProviderError``: it is not
-the provider's fault, it will not fix itself, and it is not a balance.
+gets the same protections (deadline, byte cap, strict JSON, typed and redacted errors:
+see ``fetch.py``'s docstring).
 """
 
 from __future__ import annotations
@@ -37,9 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from balancewatch.model import (
-    Balance,
-)
+from balancewatch.model import Balance
 
 
 def check_http_url(value: str) -> str:
