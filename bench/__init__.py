@@ -2,14 +2,18 @@
 
 Modules, in the order a run uses them:
 
-- ``workload``  the N accounts, the daemon's config, the crossings, the requests, the schedule
-- ``simhost``   the simulated providers in their own process, steered over stdin
-- ``receiver``  the ``json://`` webhook the daemon notifies (a thread of the orchestrator)
-- ``load``      the baselines (raw asyncio client, aiohttp) and the blackbox probe driver
-- ``peer``      Prometheus blackbox_exporter: install, config, process
-- ``proc``      CPU time, RSS and I/O of a process, read from ``/proc``
-- ``analyze``   the daemon's JSON log -> figures; percentiles; the profile's top frames
-- ``startup``   CLI start-up (hyperfine or repeated timing) and ``-X importtime``
-- ``report``    results JSON -> docs/benchmarks.md
-- ``run``       the orchestration and the command line
+- ``run``         the command line and the order of things
+- ``workload``    the N accounts, the daemon's config, the crossings, the requests, the schedule
+- ``simhost``     the simulated providers in their own process, steered over stdin
+- ``phases``      the daemon's phase (and the simulator's handle, shared by every phase)
+- ``receiver``    the ``json://`` webhook the daemon notifies (a thread of the orchestrator)
+- ``references``  the references' phase: ``load`` (raw asyncio client, aiohttp, the probe
+  driver) and ``peer`` (blackbox_exporter: install, config, process)
+- ``proc``        CPU time (per process and per thread), RSS and disk writes from ``/proc``
+- ``analyze``     the daemon's JSON log -> figures; percentiles; a py-spy profile's frames
+- ``memory``      the history cache once full; ``rss``: memory before the first poll
+- ``startup``     CLI start-up (hyperfine or repeated timing) and ``-X importtime``
+- ``report``      results JSON -> docs/benchmarks.md (with ``context`` and ``tables``)
+- ``unlimited``, ``whatif``  run the daemon past the old YAML value limit, or with a
+  suggested change patched in (``--what-if``)
 """

@@ -178,6 +178,25 @@ IDLE_LEAVES = frozenset(
 busy now and then; these samples are left out and counted apart."""
 
 
+PLUMBING = (
+    "<module>",
+    "_run_module_as_main",
+    "_run_code",
+    "main (cli.py)",
+    "cmd_run (cli.py)",
+    "run (daemon.py)",
+    "run (asyncio/runners.py)",
+    "Runner.run",
+    "BaseEventLoop.run_",
+    "BaseEventLoop._run_once",
+    "Thread._bootstrap",
+    "Thread.run (threading.py)",
+    "_worker (concurrent",
+    "_WorkItem.run",
+)
+"""Frames every stack of a thread goes through: left out of the inclusive tables."""
+
+
 def _complete(frames: list[str]) -> bool:
     """Whether a stack reaches its thread's root (py-spy may read a running thread's
     frames half-way: such a stack has a true top, but no callers to credit)."""
@@ -213,9 +232,10 @@ def profile_summary(raw: Path, top: int = 25) -> dict[str, object]:
             continue
         complete_by_thread[thread] += count
         mine = per_thread.setdefault(thread, Counter())
-        for name in set(frames):
-            inclusive[name] += count
-            mine[name] += count
+        for name in dict.fromkeys(frames):  # each frame once per stack, in a stable order
+            if not name.startswith(PLUMBING):
+                inclusive[name] += count
+                mine[name] += count
 
     complete = sum(complete_by_thread.values())
 

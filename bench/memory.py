@@ -36,6 +36,15 @@ def _provider(name: str) -> base.Provider:
     return cls(cls.Settings(**settings))  # type: ignore[arg-type]
 
 
+def sample_body(name: str) -> object:
+    """A success answer of ``name`` with its default balances, decoded as a poll decodes it."""
+    balances = {
+        currency: {kind: Decimal(value) for kind, value in kinds.items()}
+        for currency, kinds in DEFAULT_BALANCES[name].items()
+    }
+    return base.loads_strict(dumps(success_obj(name, balances)).encode())
+
+
 def bytes_per_snapshot() -> dict[str, float]:
     """Bytes one cached snapshot holds, per provider (its Decimals, Balances, dicts)."""
     found: dict[str, float] = {}

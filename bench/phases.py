@@ -1,9 +1,8 @@
-"""The phases of one size: the daemon alone, then the references together.
+"""The daemon's phase of one size, and what every phase shares (the simulator's process,
+waiting, stopping).
 
 The daemon is measured alone (only the simulator and the receiver run beside it), so its
-scheduling lateness is its own. The references (raw client, aiohttp, blackbox_exporter and
-its driver) then run together for their own window: each one's CPU is read from its own
-``/proc/PID/stat``, which contention among them does not change much.
+scheduling lateness is its own; the references come after it (``bench.references``).
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import analyze, peer, proc
+from bench import analyze, proc
 from bench.receiver import Receiver
 from bench.workload import crossings, daemon_config, load_accounts
 
@@ -200,6 +200,7 @@ def _measure(
     names = _thread_names(daemon.pid)
     requests = sim.command(op="stats")["requests"] - requests_start
     memory = proc.memory_mb(daemon.pid)
+    syncs = _count_syncs(daemon.pid, min(30.0, plan.window))
     profile = _profile(daemon.pid, plan.profile_seconds, profile_to) if profile_to else None
     window, sim_window = proc.Window(start, end), proc.Window(sim_start, sim_end)
     by_thread = {tid: cpu - threads_start.get(tid, 0.0) for tid, cpu in threads_end.items()}
@@ -214,6 +215,7 @@ def _measure(
             "accounts": sorted({c.account.name for c in planned}),
         },
         "other_cores_busy": (busy - window.cpu - sim_window.cpu) / window.seconds,
+        "fsyncs_per_s": syncs,
         "simulator": {
             "requests": requests,
             "cpu_ms_per_request": 1000 * sim_window.cpu / requests if requests else None,
@@ -330,6 +332,24 @@ def daemon_figures(
     }
 
 
+def _count_syncs(pid: int, seconds: float) -> float | None:
+    """fsync + fdatasync calls per second of the daemon (SQLite's commits reach the disk
+    through them), counted by ``strace -c`` for a few seconds after the window; with
+    ``--seccomp-bpf`` only those calls stop the process. None without strace."""
+    strace = shutil.which("strace")
+    if strace is None:
+        return None
+    argv = ["timeout", "-s", "INT", str(int(seconds)), strace, "-f", "--seccomp-bpf", "-c"]
+    argv += ["-e", "trace=fsync,fdatasync", "-p", str(pid)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    calls = 0
+    for line in done.stderr.splitlines():
+        fields = line.split()
+        if fields and fields[-1] in ("fsync", "fdatasync") and fields[3].isdigit():
+            calls += int(fields[3])
+    return calls / seconds
+
+
 def _profile(pid: int, seconds: float, raw: Path) -> dict[str, Any] | None:
     """py-spy on the running daemon, after the measured window (it pauses the daemon for
     each sample, which would skew the window; the stacks are whole so)."""
@@ -345,76 +365,3 @@ def _profile(pid: int, seconds: float, raw: Path) -> dict[str, Any] | None:
         print(f"note: py-spy failed: {done.stderr.strip()[-300:]}", flush=True)
         return None
     return {"file": raw.name, "seconds": seconds, **analyze.profile_summary(raw)}
-
-
-# ---------------------------------------------------------------- the references
-
-
-def reference_phase(
-    sim: SimHost, plan: Plan, tmp: Path, env: dict[str, str], blackbox: str | None
-) -> dict[str, Any]:
-    accounts_file = tmp / "accounts.json"
-    duration = plan.ref_warmup + plan.ref_window + 5  # the clients outlive the window
-    exporter, port = None, 0
-    if blackbox:
-        peer.write_config(sim.accounts, tmp / "blackbox.yml")
-        port = free_port()
-        exporter = peer.start(blackbox, tmp / "blackbox.yml", port, tmp / "blackbox.log")
-    clients: dict[str, subprocess.Popen[bytes]] = {}
-    try:
-        for client in ("raw", "aiohttp", *(("blackbox",) if exporter else ())):
-            argv = [PYTHON, "-m", "bench.load", "--client", client]
-            argv += ["--accounts-file", str(accounts_file), "--interval", str(plan.interval)]
-            argv += ["--duration", str(duration), "--out", str(tmp / f"{client}.json")]
-            if client == "blackbox":
-                argv += ["--blackbox", f"127.0.0.1:{port}"]
-            clients[client] = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
-        measured = {name: p.pid for name, p in clients.items() if name != "blackbox"}
-        if exporter is not None:
-            measured["blackbox_exporter"] = exporter.pid
-            measured["blackbox driver"] = clients["blackbox"].pid
-        sleep_until(time.time() + plan.ref_warmup)
-        starts = {name: proc.sample(pid) for name, pid in measured.items()}
-        busy_start = proc.machine_busy()
-        sleep_until(starts["raw"].at + plan.ref_window)
-        ends = {name: proc.sample(pid) for name, pid in measured.items()}
-        busy = proc.machine_busy() - busy_start
-        memory = {name: proc.memory_mb(pid) for name, pid in measured.items()}
-        for process in clients.values():
-            process.wait(timeout=duration + 60)
-    finally:
-        for process in clients.values():
-            stop(process)
-        if exporter is not None:
-            stop(exporter)
-    results: dict[str, Any] = {}
-    for name in measured:
-        source = "blackbox" if name.startswith("blackbox") else name
-        outcome = json.loads((tmp / f"{source}.json").read_text())
-        results[name] = _reference_figures(
-            outcome, proc.Window(starts[name], ends[name]), memory[name]
-        )
-    ours = sum(ends[n].cpu - starts[n].cpu for n in measured)
-    seconds = ends["raw"].at - starts["raw"].at
-    results["_machine"] = {"busy_cores": busy / seconds, "measured_cores": ours / seconds}
-    return results
-
-
-def _reference_figures(
-    outcome: dict[str, Any], window: proc.Window, memory: dict[str, float]
-) -> dict[str, Any]:
-    t0, t1 = window.start.at, window.end.at
-    done = [(t, ok) for t, ok in outcome["done"] if t0 <= t < t1]
-    n = len(done)
-    return {
-        "window_s": window.seconds,
-        "cpu_s": window.cpu,
-        "requests": n,
-        "failed": sum(not ok for _t, ok in done),
-        "errors": outcome["errors"],
-        "skipped_busy": outcome["skipped"],
-        "cpu_ms_per_request": 1000 * window.cpu / n if n else None,
-        "core_share": window.cpu / window.seconds,
-        "late_ms": analyze.summary([1000 * s for t, s in outcome["late"] if t0 <= t < t1]),
-        **memory,
-    }

@@ -41,7 +41,7 @@ def sample(pid: int) -> Sample:
     return Sample(time.time(), cpu_seconds(pid), write_bytes(pid))
 
 
-def memory_mb(pid: int) -> dict[str, float]:
+def memory_mb(pid: int | str) -> dict[str, float]:
     """``VmHWM`` (peak resident set) and ``VmRSS`` in MB (10^6 bytes)."""
     found: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

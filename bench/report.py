@@ -8,36 +8,22 @@ is created with them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench import analyze
+from bench.context import (
+    history_section,
+    machine_section,
+    profile_section,
+    rss_section,
+    startup_section,
+)
+from bench.tables import Row, num, ratio, relative, stat_ms, table
 
 BEGIN = "<!-- bench:generated:begin (bench/report.py rewrites this part) -->"
 END = "<!-- bench:generated:end -->"
-
-Row = list[str]
-
-
-def num(value: float | None, places: int = 2) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.{places}f}"
-
-
-def _ms(summary: dict[str, Any], key: str, places: int = 0) -> str:
-    return num(summary.get(key), places)
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
-
-
-def _table(head: Row, rows: Iterable[Row]) -> list[str]:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
 
 
 def per_poll(result: dict[str, Any], name: str) -> float | None:
@@ -58,7 +44,7 @@ def one_line(result: dict[str, Any]) -> str:
         f"N={result['size']}: daemon {num(d['cpu_ms_per_poll'], 3)} ms/poll "
         f"({100 * d['core_share']:.1f}% of a core, {d['polls']} polls), "
         f"peak RSS {d['memory']['peak_rss_mb']:.0f} MB, late p99 "
-        f"{_ms(d['late_ms'], 'p99')} ms, notify p99 {_ms(d['notify_latency_ms'], 'p99')} ms; "
+        f"{stat_ms(d['late_ms'], 'p99')} ms, notify p99 {stat_ms(d['notify_latency_ms'], 'p99')} ms; "
         f"{refs}"
     )
 
@@ -66,9 +52,9 @@ def one_line(result: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- sections
 
 
-def summary_table(results: list[dict[str, Any]]) -> list[str]:
+def summarytable(results: list[dict[str, Any]]) -> list[str]:
     head = ["N", "CPU/poll", "core", "peak RSS", "late p50 / p99", "notify p99 / max"]
-    head += ["commits/s", "raw", "aiohttp", "blackbox/probe", "÷raw", "÷aiohttp", "÷blackbox"]
+    head += ["records/s", "raw", "aiohttp", "blackbox/probe", "÷raw", "÷aiohttp", "÷blackbox"]
     rows = []
     for r in results:
         d = r["daemon"]
@@ -79,17 +65,17 @@ def summary_table(results: list[dict[str, Any]]) -> list[str]:
                 f"{num(mine, 3)} ms",
                 f"{100 * d['core_share']:.1f}%",
                 f"{d['memory']['peak_rss_mb']:.0f} MB",
-                f"{_ms(d['late_ms'], 'p50')} / {_ms(d['late_ms'], 'p99')} ms",
-                f"{_ms(d['notify_latency_ms'], 'p99')} / {_ms(d['notify_latency_ms'], 'max')} ms",
+                f"{stat_ms(d['late_ms'], 'p50')} / {stat_ms(d['late_ms'], 'p99')} ms",
+                f"{stat_ms(d['notify_latency_ms'], 'p99')} / {stat_ms(d['notify_latency_ms'], 'max')} ms",
                 num(d["sqlite"]["poll_commits_per_s"], 1),
                 *(f"{num(per_poll(r, n), 3)} ms" for n in ("raw", "aiohttp", "blackbox_exporter")),
                 *(
-                    f"{num(_ratio(mine, per_poll(r, n)), 1)}×"
+                    f"{num(ratio(mine, per_poll(r, n)), 1)}×"
                     for n in ("raw", "aiohttp", "blackbox_exporter")
                 ),
             ]
         )
-    return _table(head, rows)
+    return table(head, rows)
 
 
 def size_section(r: dict[str, Any]) -> list[str]:
@@ -124,7 +110,7 @@ def size_section(r: dict[str, Any]) -> list[str]:
         row(
             "balancewatch ÷ this",
             "1×",
-            lambda x: f"{num(_ratio(d['cpu_ms_per_poll'], x['cpu_ms_per_request']), 1)}×",
+            lambda x: f"{num(ratio(d['cpu_ms_per_poll'], x['cpu_ms_per_request']), 1)}×",
         ),
         row(
             "share of one core",
@@ -148,36 +134,42 @@ def size_section(r: dict[str, Any]) -> list[str]:
         ),
         row(
             "scheduling lateness p50 / p99 / max",
-            f"{_ms(d['late_ms'], 'p50', 1)} / {_ms(d['late_ms'], 'p99', 1)} / "
-            f"{_ms(d['late_ms'], 'max', 1)} ms",
+            f"{stat_ms(d['late_ms'], 'p50', 1)} / {stat_ms(d['late_ms'], 'p99', 1)} / "
+            f"{stat_ms(d['late_ms'], 'max', 1)} ms",
             lambda x: (
-                f"{_ms(x['late_ms'], 'p50', 1)} / {_ms(x['late_ms'], 'p99', 1)} / "
-                f"{_ms(x['late_ms'], 'max', 1)} ms"
+                f"{stat_ms(x['late_ms'], 'p50', 1)} / {stat_ms(x['late_ms'], 'p99', 1)} / "
+                f"{stat_ms(x['late_ms'], 'max', 1)} ms"
             ),
         ),
     ]
-    lines += _table(head, rows)
+    lines += table(head, rows)
     sq = d["sqlite"]
     rows_at_end = ", ".join(f"{k} {v:,}" for k, v in sorted(sq["rows"].items()))
     late_notify = d["notify_latency_ms"]
     lines += [
         "",
         f"- Poll duration (request to commit, semaphore waits included) p50 / p99: "
-        f"{_ms(d['poll_ms'], 'p50', 1)} / {_ms(d['poll_ms'], 'p99', 1)} ms; from the time "
+        f"{stat_ms(d['poll_ms'], 'p50', 1)} / {stat_ms(d['poll_ms'], 'p99', 1)} ms; from the time "
         f"APScheduler meant the run to start to the poll's commit (lateness + duration) p50 / "
-        f"p99: {_ms(d['due_to_done_ms'], 'p50', 1)} / {_ms(d['due_to_done_ms'], 'p99', 1)} ms.",
+        f"p99: {stat_ms(d['due_to_done_ms'], 'p50', 1)} / {stat_ms(d['due_to_done_ms'], 'p99', 1)} ms.",
         f"- Daemon start: `validate` of this config took {d['validate_s']:.1f} s; first poll "
         f"{num(d['first_poll_after_s'], 1)} s after launch."
         + (f" **Note:** {d['override']}." if d.get("override") else ""),
         f"- Poll-to-notification latency over {late_notify['count']} notifying polls "
         f"({len(d['crossings']['accounts'])} accounts crossed down and back, "
         f"{d['crossings']['scripted_changes']} balance changes): p50 "
-        f"{_ms(late_notify, 'p50')} ms, p99 {_ms(late_notify, 'p99')} ms, max "
-        f"{_ms(late_notify, 'max')} ms; {d['notifying_polls_without_arrival']} never arrived; "
+        f"{stat_ms(late_notify, 'p50')} ms, p99 {stat_ms(late_notify, 'p99')} ms, max "
+        f"{stat_ms(late_notify, 'max')} ms; {d['notifying_polls_without_arrival']} never arrived; "
         f"{d['messages_received']} messages received in all.",
-        f"- SQLite: {num(sq['poll_commits_per_s'], 1)} poll commits/s (one transaction per "
-        f"poll, `synchronous=FULL`) + {num(sq['delivery_marks_per_s'], 2)} delivery marks/s; "
-        f"{num(sq['disk_write_kb_per_poll'], 1)} kB written to disk per poll; "
+        f"- SQLite: {num(sq['poll_commits_per_s'], 1)} poll records committed/s "
+        f"(`synchronous=FULL`; polls that finish together share a transaction since "
+        f"e9f5826) + {num(sq['delivery_marks_per_s'], 2)} delivery marks/s; "
+        + (
+            f"{d['fsyncs_per_s']:.1f} fsync/fdatasync calls/s (strace, after the window); "
+            if d.get("fsyncs_per_s") is not None
+            else ""
+        )
+        + f"{num(sq['disk_write_kb_per_poll'], 1)} kB written to disk per poll; "
         f"rows at the end: {rows_at_end}; file + WAL {sq['file_mb']:.1f} MB.",
         f"- Simulator (not counted anywhere above): "
         f"{num(d['simulator']['cpu_ms_per_request'], 3)} ms CPU per request.",
@@ -231,7 +223,7 @@ def goals(results: list[dict[str, Any]], startup: dict[str, Any]) -> list[str]:
         ("CPU per poll ≤ 2× aiohttp's", "aiohttp", 2.0),
         ("CPU per poll below blackbox_exporter's per probe", "blackbox_exporter", 1.0),
     ):
-        ratios = [(r["size"], _ratio(per_poll(r, "daemon"), per_poll(r, ref))) for r in results]
+        ratios = [(r["size"], ratio(per_poll(r, "daemon"), per_poll(r, ref))) for r in results]
         shown = ", ".join(f"{num(x, 1)}× (N={n:,})" for n, x in ratios)
         worst = max((x for _n, x in ratios if x is not None), default=None)
         ok = None if worst is None else (worst <= limit if limit != 1.0 else worst < 1.0)
@@ -250,7 +242,7 @@ def goals(results: list[dict[str, Any]], startup: dict[str, Any]) -> list[str]:
     rows.append(
         [
             "threshold crossing notified within 2 s of its poll",
-            ", ".join(f"max {_ms(s, 'max')} ms (N={n:,})" for n, s in notes)
+            ", ".join(f"max {stat_ms(s, 'max')} ms (N={n:,})" for n, s in notes)
             + (f"; {missing} never arrived" if missing else ""),
             mark[None if not worst_note else max(worst_note) <= 2000 and not missing],
         ]
@@ -265,7 +257,7 @@ def goals(results: list[dict[str, Any]], startup: dict[str, Any]) -> list[str]:
                 mark[None if median is None else median < limit],
             ]
         )
-    growth = _ratio(per_poll(big, "daemon"), per_poll(small, "daemon"))
+    growth = ratio(per_poll(big, "daemon"), per_poll(small, "daemon"))
     rows.append(
         [
             f"CPU per poll at N={big['size']:,} ≤ 1.5× that at N={small['size']:,}",
@@ -273,116 +265,7 @@ def goals(results: list[dict[str, Any]], startup: dict[str, Any]) -> list[str]:
             mark[check(growth, 1.5)],
         ]
     )
-    return _table(["goal (issue 7)", "measured", ""], rows)
-
-
-def startup_section(startup: dict[str, Any]) -> list[str]:
-    rows = [
-        [
-            f"`balancewatch {name}`",
-            num(t["median_ms"], 0),
-            num(t["mean_ms"], 0),
-            num(t["stddev_ms"], 0),
-            num(t["min_ms"], 0),
-            str(t["runs"]),
-        ]
-        for name, t in startup["commands"].items()
-    ]
-    lines = [
-        f"Timed with {startup['tool']}; the small config is `bench/results/startup-config.yaml`"
-    ]
-    lines[0] += " (4 accounts, one `json://` notifier; `check` polls them on loopback)."
-    lines += ["", *_table(["command", "median ms", "mean", "σ", "min", "runs"], rows), ""]
-    for label, it in startup["importtime"].items():
-        lines.append(
-            f"`{' '.join(it['argv'])}`: {it['total_ms']:.0f} ms of imports, "
-            f"{it['modules']} modules (median of {it['runs']} runs). Self time per top-level package:"
-        )
-        lines.append("")
-        top = ", ".join(f"{name} {ms:.0f}" for name, ms in it["by_package_ms"][:10])
-        lines.append(f"> {top} (ms)")
-        lines.append("")
-        if "top_modules_self_ms" in it:
-            heavy = ", ".join(f"{n} {ms:.0f}" for n, ms in it["top_modules_self_ms"][:10])
-            lines += [f"Heaviest single modules (self): {heavy} (ms).", ""]
-        del label
-    return lines
-
-
-def profile_section(results: list[dict[str, Any]], out: Path) -> list[str]:
-    lines: list[str] = []
-    for r in results:
-        profile = r["daemon"].get("profile")
-        if not profile:
-            continue
-        lines += [
-            f"py-spy, {profile['seconds']:.0f} s at 100 Hz on the daemon at N={r['size']:,} "
-            f"right after its window ({profile['samples']:,} busy samples; "
-            f"{profile.get('idle_samples_dropped', 0):,} samples of threads waiting in a "
-            f"selector or queue left out; raw stacks in `{_relative(out)}/{profile['file']}`).",
-            "",
-        ]
-        own = [[name, f"{share}%"] for name, share in profile["self_percent"][:15]]
-        incl = [[name, f"{share}%"] for name, share in profile["inclusive_percent"][:25]]
-        lines += ["Self time (the frame on top of the stack):", ""]
-        lines += [*_table(["function (module)", "share"], own), ""]
-        lines += [
-            f"Inclusive time (the frame anywhere on the stack; over the "
-            f"{profile.get('complete_stacks', profile['samples']):,} samples whose stack "
-            "py-spy read whole):",
-            "",
-        ]
-        lines += [*_table(["function (module)", "share"], incl), ""]
-        threads = ", ".join(f"{name}: {share}%" for name, share in profile["threads_percent"])
-        lines += [
-            f"Samples by thread: {threads}. py-spy counts a thread waiting for the disk "
-            "(the commits' fsync) as busy: the CPU split is the /proc one in the size's "
-            "section.",
-            "",
-        ]
-        for thread, frames in profile.get("thread_inclusive_percent", {}).items():
-            rows = [[name, f"{share}%"] for name, share in frames if share < 99.5][:25]
-            lines += [f"Inclusive time within {thread} (share of its samples):", ""]
-            lines += [*_table(["function (module)", "share"], rows), ""]
-    return lines
-
-
-def history_section(results: list[dict[str, Any]], history: dict[str, Any]) -> list[str]:
-    per = ", ".join(f"{k} {v:,.0f} B" for k, v in history["bytes_per_snapshot"].items())
-    full = history.get("history_mb_when_full", {})
-    rows = [
-        [
-            f"{r['size']:,}",
-            f"{r['daemon']['memory']['peak_rss_mb']:.0f} MB",
-            f"{full.get(str(r['size']), 0):,.0f} MB",
-        ]
-        for r in results
-    ]
-    return [
-        "The daemon keeps each account's snapshots for its rules' longest window plus the "
-        "previous poll: here an hour for the accounts with a `change` rule, the previous poll "
-        f"for the others, {history['snapshots_kept_per_account']:.1f} snapshots per account "
-        "on average. A run of minutes does not fill that, so `bench/memory.py` builds "
-        f"snapshots as a poll does and weighs them with tracemalloc: {per} "
-        f"(mean {history['mean_bytes_per_snapshot']:,.0f} B).",
-        "",
-        *_table(["N", "peak RSS measured", "history cache once full (to add)"], rows),
-        "",
-    ]
-
-
-def machine_section(m: dict[str, Any]) -> list[str]:
-    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-    lines = [
-        f"- CPU: {m['cpu']}, {m['cores']} cores; {m['memory_gb']} GB memory",
-        f"- {m['os']}, kernel {m['kernel']}, Python {m['python']}",
-        f"- {versions}",
-    ]
-    lines += [f"- note: {note}" for note in m.get("notes", {}).values()]
-    return lines
-
-
-# ---------------------------------------------------------------- the file
+    return table(["goal (issue 7)", "measured", ""], rows)
 
 
 def size_results(out: Path) -> list[dict[str, Any]]:
@@ -404,25 +287,23 @@ def generated(out: Path) -> str:
     history_file = out / "history.json"
     history = json.loads(history_file.read_text()) if history_file.exists() else None
     commands = sorted({r.get("command", "python -m bench.run") for r in results})
-    lines = [BEGIN, "", f"Raw JSON: `{_relative(out)}/*.json`. Command: "]
+    lines = [BEGIN, "", f"Raw JSON: `{relative(out)}/*.json`. Command: "]
     lines[-1] += "; ".join(f"`{c}`" for c in commands)
-    lines += ["", "### Summary", "", *summary_table(results), ""]
+    lines += ["", "### Summary", "", *summarytable(results), ""]
     lines += ["### Goals", "", *goals(results, startup), ""]
     for r in results:
         lines += size_section(r)
     lines += ["### CLI start-up", "", *startup_section(startup)]
     lines += ["### Profile", "", *profile_section(results, out)]
+    rss_file = out / "rss.json"
+    if rss_file.exists() or history:
+        lines += ["### Memory", ""]
+    if rss_file.exists():
+        lines += rss_section(json.loads(rss_file.read_text()))
     if history:
-        lines += ["### Memory after a day", "", *history_section(results, history)]
+        lines += history_section(results, history)
     lines += ["### Machine", "", *machine_section(m), "", END]
     return "\n".join(lines) + "\n"
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def write(out: Path, docs: Path) -> None:

@@ -1,6 +1,6 @@
 """Run the benchmark: ``.venv/bin/python -m bench.run`` (from the repository root).
 
-Full run (issue 7's figures; about 25 minutes; writes ``bench/results/*.json`` and
+Full run (issue 7's figures; about 27 minutes on 2 cores; writes ``bench/results/*.json`` and
 ``docs/benchmarks.md``)::
 
     .venv/bin/python -m bench.run --sizes 100,1000,10000 --minutes 3
@@ -42,7 +42,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import memory, peer, phases, report, startup
+from bench import memory, peer, phases, references, report, startup
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = (
@@ -204,7 +204,7 @@ def run_size(
             print(
                 f"== N={count}: references, {plan.ref_warmup + plan.ref_window:.0f} s", flush=True
             )
-            references = phases.reference_phase(sim, plan, tmp, env, blackbox)
+            refs = references.reference_phase(sim, plan, tmp, env, blackbox)
         finally:
             sim.close()
     return {
@@ -213,7 +213,7 @@ def run_size(
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "plan": plan.__dict__,
         "daemon": daemon,
-        "references": references,
+        "references": refs,
     }
 
 
@@ -291,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         print(report.one_line(result), flush=True)
     projection = memory.projection(sorted({*sizes, 100, 1000, 10000}), plan.interval)
     (out / "history.json").write_text(json.dumps(projection, indent=1) + "\n")
+    print(f"== memory before the first poll, N={max(sizes)}", flush=True)
+    rss = [phases.PYTHON, "-m", "bench.rss", "--accounts", str(max(sizes))]
+    subprocess.run([*rss, "--out", str(out / "rss.json")], env=env, check=True, timeout=600)
     print("== start-up", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as name:
         timed = startup.startup_phase(plan, Path(name), env, out)
