@@ -9,8 +9,8 @@ connection per probe: that is how it works (it measures connect time), not a han
 made up here.
 
 The binary is Debian's ``prometheus-blackbox-exporter``; :func:`ensure_tools` installs it
-(and hyperfine, for the start-up figures) with apt-get when missing, and says why it
-cannot, otherwise.
+(and hyperfine and strace, for the start-up and fsync figures) with apt-get when missing,
+and says why it cannot, otherwise.
 """
 
 from __future__ import annotations
@@ -59,26 +59,30 @@ def apt_install(packages: list[str]) -> str:
     return ""
 
 
+WITHOUT = {
+    PACKAGE: "the peer is skipped",
+    "hyperfine": "start-up is timed with subprocess.run instead",
+    "strace": "the daemon's fsyncs are not counted",
+}
+"""What the bench does without each Debian package it installs when it can."""
+
+
+def _found(package: str) -> bool:
+    return (find_binary() if package == PACKAGE else shutil.which(package)) is not None
+
+
 def ensure_tools() -> dict[str, str]:
-    """Install blackbox_exporter and hyperfine when missing; a note per tool still missing."""
-    missing = [
-        p
-        for p, found in ((PACKAGE, find_binary()), ("hyperfine", shutil.which("hyperfine")))
-        if not found
-    ]
+    """Install blackbox_exporter, hyperfine and strace when missing; a note per tool that
+    is still missing afterwards."""
+    missing = [package for package in WITHOUT if not _found(package)]
     if not missing:
         return {}
-    problem = apt_install(missing)
-    notes = {}
-    if find_binary() is None:
-        notes[PACKAGE] = (
-            f"{PACKAGE} not installed ({problem or 'no binary after install'}): the peer is skipped"
-        )
-    if shutil.which("hyperfine") is None:
-        notes["hyperfine"] = (
-            f"hyperfine not installed ({problem or 'no binary after install'}): start-up timed with subprocess.run instead"
-        )
-    return notes
+    problem = apt_install(missing) or "no binary after install"
+    return {
+        package: f"{package} not installed ({problem}): {WITHOUT[package]}"
+        for package in missing
+        if not _found(package)
+    }
 
 
 def version(binary: str) -> str:

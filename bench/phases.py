@@ -200,7 +200,7 @@ def _measure(
     names = _thread_names(daemon.pid)
     requests = sim.command(op="stats")["requests"] - requests_start
     memory = proc.memory_mb(daemon.pid)
-    syncs = _count_syncs(daemon.pid, min(30.0, plan.window))
+    syncs = _count_syncs(daemon.pid, min(plan.interval, plan.window))
     profile = _profile(daemon.pid, plan.profile_seconds, profile_to) if profile_to else None
     window, sim_window = proc.Window(start, end), proc.Window(sim_start, sim_end)
     by_thread = {tid: cpu - threads_start.get(tid, 0.0) for tid, cpu in threads_end.items()}
@@ -334,7 +334,7 @@ def daemon_figures(
 
 def _count_syncs(pid: int, seconds: float) -> float | None:
     """fsync + fdatasync calls per second of the daemon (SQLite's commits reach the disk
-    through them), counted by ``strace -c`` for a few seconds after the window; with
+    through them), counted by ``strace -c`` over one interval after the window; with
     ``--seccomp-bpf`` only those calls stop the process. None without strace."""
     strace = shutil.which("strace")
     if strace is None:

@@ -5,7 +5,7 @@ Full run (issue 7's figures; about 27 minutes on 2 cores; writes ``bench/results
 
     .venv/bin/python -m bench.run --sizes 100,1000,10000 --minutes 3
 
-CI (N=50, 5-second interval, about 45 seconds; writes under ``bench/results/small/``, never
+CI (N=50, 5-second interval, about a minute; writes under ``bench/results/small/``, never
 asserts a timing, fails only when something did not run)::
 
     python -m bench.run --small
@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="results directory (default bench/results)")
     parser.add_argument("--docs", type=Path, help="the report (default docs/benchmarks.md)")
-    parser.add_argument("--small", action="store_true", help="N=50, ~45 s: for CI")
+    parser.add_argument("--small", action="store_true", help="N=50, about a minute: for CI")
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite the report from --out's JSON"
     )
