@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -59,7 +60,7 @@ class AccountPlan:
     send_resolved: bool
     fingerprint: str
 
-    @property
+    @cached_property
     def policy(self) -> alerts.Policy:
         needed = {
             rid: entry.spec.consecutive
@@ -67,7 +68,7 @@ class AccountPlan:
         }
         return alerts.Policy(self.repeat, self.send_resolved, needed)
 
-    @property
+    @cached_property
     def history_window(self) -> timedelta:
         """How much history the rules need: the longest ``within``/``window``, else none.
 
