@@ -3,9 +3,10 @@
 One asyncio loop runs everything:
 
 - APScheduler 3.x (``AsyncIOScheduler``) holds one job per account, on the account's own
-  interval with jitter, ``max_instances=1`` (a slow poll is never overlapped by the next),
-  ``coalesce`` (a missed run is one run, not a burst) and a misfire grace of half the
-  interval. First runs are spread over a short window so many accounts do not start at once.
+  interval (:class:`~balancewatch.schedule.SlotTrigger`: a quick first run, then one run
+  per interval in the account's own slot, so many accounts never move as one burst),
+  ``max_instances=1`` (a slow poll is never overlapped by the next), ``coalesce`` (a
+  missed run is one run, not a burst) and a misfire grace of half the interval.
 - Polls share one httpx client, bounded in total and per provider host (semaphores).
 - SQLite calls run on one dedicated worker thread: commits fsync (``synchronous=FULL``),
   which must not stall the loop; one thread also serialises access to the connection.
@@ -25,7 +26,6 @@ import contextlib
 import os
 import signal
 import time
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -50,6 +50,7 @@ from balancewatch.poller import (
 )
 from balancewatch.providers.base import make_client
 from balancewatch.records import PollRecord
+from balancewatch.schedule import SlotTrigger, first_run_spread, phase
 from balancewatch.sdnotify import Notifier as SdNotifier
 from balancewatch.state import SqliteStore
 
@@ -187,7 +188,7 @@ class Daemon:
         for name in set(self.plans) - set(new):
             self._scheduler.remove_job(name)
             self.cache.forget(name)
-        spread = min(5.0, 0.005 * len(new))
+        spread = first_run_spread(len(new))
         for name, plan in new.items():
             old = self.plans.get(name)
             self.plans[name] = plan
@@ -195,16 +196,18 @@ class Daemon:
                 continue
             if old is not None:
                 self._scheduler.remove_job(name)
-            offset = (zlib.crc32(name.encode()) % 1000) / 1000 * spread
-            self._add_job(plan, first=self.clock() + timedelta(seconds=offset))
+            self._add_job(plan, first=self.clock() + phase(name) * spread)
         for name in set(self.plans) - set(new):
             del self.plans[name]
 
     def _add_job(self, plan: AccountPlan, first: datetime) -> None:
-        from apscheduler.triggers.interval import IntervalTrigger
-
         seconds = plan.interval.total_seconds()
-        trigger = IntervalTrigger(seconds=seconds, jitter=plan.jitter.total_seconds() or None)
+        trigger = SlotTrigger(
+            interval=seconds,
+            jitter=plan.jitter.total_seconds(),
+            offset=phase(plan.name),
+            first=first,
+        )
         self._scheduler.add_job(
             self.poll_account,
             trigger,

@@ -5,23 +5,19 @@ through ``bench.unlimited`` with ``BENCH_WHATIF=prefix-redactor``, and writes
 ``whatif-prefix-redactor-n10000.json``: how much a change would gain, measured the same way
 as the real thing, before anyone edits ``balancewatch/``. Nothing here is used otherwise.
 
-Several may be combined, comma-separated (``prefix-redactor,spread-first-runs``).
+Several may be combined, comma-separated.
 
 - ``prefix-redactor``: ``observe.Redactor`` checks every string of every log event against
   every secret (``secret in value`` for each), so a log line costs O(secrets): 12,500
   secrets for 10,000 accounts. The patch indexes the secrets by their first four characters
   (``MIN_SECRET_LENGTH`` is 4) and looks up each 4-character window of the string instead:
   O(len(string)), same output (every secret replaced, longest first).
-- ``spread-first-runs``: ``Daemon._apply_plans`` spreads first runs over
-  ``min(5 s, 5 ms x N)``; with a 10% jitter that adds up slowly, 10,000 accounts then poll
-  within ~11 s of every minute. The patch spreads them over the whole interval instead
-  (same CRC32 of the name), so the load is even from the first minute on.
+- ``spread-first-runs`` (first runs spread over the whole interval) was measured here and
+  is now the daemon's own schedule, ``balancewatch.schedule.SlotTrigger``.
 """
 
 from __future__ import annotations
 
-import zlib
-from datetime import datetime, timedelta
 from typing import Any
 
 REDACTED = "***"
@@ -47,18 +43,6 @@ def _text(self: Any, value: str) -> str:
     return value
 
 
-def _spread_first_runs() -> None:
-    from balancewatch.daemon import Daemon
-
-    original = Daemon._add_job
-
-    def add_job(self: Any, plan: Any, first: datetime) -> None:
-        offset = (zlib.crc32(plan.name.encode()) % 1000) / 1000 * plan.interval.total_seconds()
-        original(self, plan, self.clock() + timedelta(seconds=offset))
-
-    Daemon._add_job = add_job  # type: ignore[method-assign]
-
-
 def _prefix_redactor() -> None:
     from balancewatch import observe
 
@@ -67,7 +51,7 @@ def _prefix_redactor() -> None:
     observe.REDACTOR.update([])
 
 
-EXPERIMENTS = {"prefix-redactor": _prefix_redactor, "spread-first-runs": _spread_first_runs}
+EXPERIMENTS = {"prefix-redactor": _prefix_redactor}
 
 
 def apply(names: str) -> None:

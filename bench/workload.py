@@ -9,9 +9,9 @@
   measured window, and put back later (so both a firing and a resolved notification).
 - The requests the references make are built here exactly as the providers build them
   (same URL, method, headers; TheDex signed with ``balancewatch.providers.thedex.sign``).
-- :class:`Schedule` mirrors the daemon's: first runs spread over ``min(5 s, 5 ms x N)``
-  by a CRC32 of the name (``Daemon._apply_plans``), then ``interval + uniform(0, jitter)``
-  after each *jittered* run time, as APScheduler 3's ``IntervalTrigger`` does.
+- :class:`Schedule` is the daemon's: a quick first run spread over ``min(5 s, 5 ms x N)``,
+  then one run per interval in each account's own slot, with ``balancewatch.schedule``'s
+  ``SlotTrigger`` itself.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from __future__ import annotations
 import functools
 import heapq
 import json
-import random
 import time
-import zlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from balancewatch.providers.thedex import sign
+from balancewatch.schedule import SlotTrigger, first_run_spread, phase
 from balancewatch.sim import generated_accounts
 
 WARNING_BELOW = Decimal(100)
@@ -221,24 +221,31 @@ def thedex_static_body(spec: RequestSpec) -> tuple[bytes, dict[str, str]]:
 
 def first_offset(name: str, count: int) -> float:
     """Seconds after start of an account's first poll, as ``Daemon._apply_plans`` spreads them."""
-    spread = min(5.0, 0.005 * count)
-    return (zlib.crc32(name.encode()) % 1000) / 1000 * spread
+    return phase(name) * first_run_spread(count).total_seconds()
 
 
 class Schedule:
-    """Due times of every account, APScheduler-style; iterate to get ``(due, index)``."""
+    """Due times of every account, by the daemon's own trigger; iterate to get ``(due, index)``."""
 
     def __init__(self, names: list[str], interval: float, jitter: float, start: float) -> None:
-        self.interval, self.jitter = interval, jitter
-        self._heap = [(start + first_offset(name, len(names)), i) for i, name in enumerate(names)]
+        self._triggers = [
+            SlotTrigger(
+                interval=interval,
+                jitter=jitter,
+                offset=phase(name),
+                first=datetime.fromtimestamp(start + first_offset(name, len(names)), tz=UTC),
+            )
+            for name in names
+        ]
+        self._heap = [(t.first.timestamp(), i, t.first) for i, t in enumerate(self._triggers)]
         heapq.heapify(self._heap)
-        self._random = random.Random(7)
 
     def peek(self) -> float:
         return self._heap[0][0] if self._heap else float("inf")
 
     def pop(self) -> tuple[float, int]:
-        due, index = heapq.heappop(self._heap)
-        following = due + self.interval + self._random.uniform(0, self.jitter)
-        heapq.heappush(self._heap, (following, index))
+        due, index, when = heapq.heappop(self._heap)
+        following = self._triggers[index].get_next_fire_time(when, when)
+        assert following is not None
+        heapq.heappush(self._heap, (following.timestamp(), index, following))
         return due, index
