@@ -16,7 +16,7 @@ from typing import Any, TextIO
 import structlog
 
 REDACTED = "***"
-_FOREIGN_LOGGERS = ("httpx", "httpcore", "apprise", "apscheduler", "asyncio")
+_FOREIGN_LOGGERS = ("httpx", "httpcore", "aiohttp", "apprise", "apscheduler", "asyncio")
 
 
 class Redactor:

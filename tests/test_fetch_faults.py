@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-import httpx
 import pytest
 import trustme
 from conftest import KEYS, THEDEX_SECRET, Reply, ScriptedServer, fetch_once, make_provider
@@ -243,7 +242,7 @@ def test_the_same_tls_server_answers_a_client_that_trusts_its_ca(
     ca.configure_trust(context)
 
     async def trusted() -> Snapshot:
-        async with httpx.AsyncClient(verify=context) as client:
+        async with make_client(verify=context) as client:
             return await fetch_once(provider, client=client)
 
     assert str(asyncio.run(trusted()).balances["CREDITS"].available) == "5"

@@ -1,8 +1,8 @@
 """The one shared fetch path: request, bounded read, strict decode, typed errors.
 
-- one shared ``httpx.AsyncClient`` (connection reuse), plus an overall deadline per poll
-  (``asyncio.timeout``): httpx's timeouts are per read, so a server dripping one byte a
-  second would otherwise hold a poll for minutes;
+- one shared ``httpx.AsyncClient`` (connection reuse, through aiohttp's pool), plus an
+  overall deadline per poll (``asyncio.timeout``): httpx's timeouts are per read, so a
+  server dripping one byte a second would otherwise hold a poll for minutes;
 - ``Accept-Encoding: identity`` and a cap on the bytes *after* decompression, so a gzip
   bomb costs at most ``max_bytes`` of memory;
 - HTTP status and provider error bodies mapped to the typed errors of ``model.py``;
@@ -18,6 +18,7 @@ the provider's fault, it will not fix itself, and it is not a balance.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -44,16 +45,23 @@ MAX_RESPONSE_BYTES = 1 << 20
 """A balance answer is a few hundred bytes; a megabyte is generous and still cheap."""
 
 
-def make_client(max_connections: int = 100) -> httpx.AsyncClient:
+def make_client(
+    max_connections: int = 100, *, verify: ssl.SSLContext | None = None
+) -> httpx.AsyncClient:
     """The one HTTP client every poll shares: pooled connections, no redirects.
 
     Redirects are off: a redirect to another host would carry the account's credentials
-    there. httpx's own timeouts are per read; :func:`fetch` adds the overall deadline.
+    there. httpx's own timeouts are per read; :func:`fetch` adds the overall deadline. The
+    connections are aiohttp's (:mod:`~balancewatch.providers.transport`: a third of the CPU
+    per poll); proxies from the environment are the transport's business, so httpx's own
+    ``trust_env`` is off (it would send proxied requests around the transport).
     """
-    limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
+    from balancewatch.providers.transport import AiohttpTransport
+
+    transport = AiohttpTransport(max_connections=max_connections, verify=verify)
+    return httpx.AsyncClient(
+        transport=transport, timeout=httpx.Timeout(30.0), follow_redirects=False, trust_env=False
     )
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0), follow_redirects=False)
 
 
 async def fetch(
