@@ -2,6 +2,7 @@
 
 Every class of mistake is reported as ``file:line: path: message``, with the path the
 operator wrote and the line of the key; all of them at once; never with a secret in it.
+Every test runs with libyaml's parser and with PyYAML's pure-Python fallback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from balancewatch import yamlload
 from balancewatch.config import (
     Config,
     default_config_path,
@@ -26,6 +28,16 @@ from balancewatch.providers.http_json import HttpJsonSettings
 from balancewatch.providers.thedex import TheDexSettings
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, params=["libyaml", "python"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The parser every config in the test is read with."""
+    if request.param not in yamlload.PARSERS:
+        pytest.skip("PyYAML is built without libyaml here")
+    monkeypatch.setattr(yamlload, "PARSER", request.param)
+    return str(request.param)
+
 
 ACCOUNT = """\
 accounts:

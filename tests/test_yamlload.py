@@ -1,7 +1,9 @@
 """Reading the config document: strict YAML, line numbers, and secrets from the environment.
 
 These pin the YAML 1.1 traps that PyYAML springs by default (see RELIABILITY.md, Config)
-and the ``${VAR}`` / ``file:`` / ``credential:`` forms of DESIGN.md §4.
+and the ``${VAR}`` / ``file:`` / ``credential:`` forms of DESIGN.md §4. Every test runs
+with libyaml's parser and with PyYAML's pure-Python one, the fallback when libyaml is
+missing: the two must read every document alike.
 """
 
 from __future__ import annotations
@@ -13,8 +15,18 @@ from typing import Any
 
 import pytest
 
+from balancewatch import yamlload
 from balancewatch.model import ConfigError
-from balancewatch.yamlload import load_yaml, read_yaml, resolve_secrets
+from balancewatch.yamlload import MAX_DEPTH, PARSERS, load_yaml, read_yaml, resolve_secrets
+
+
+@pytest.fixture(autouse=True, params=["libyaml", "python"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The parser every read in the test uses by default."""
+    if request.param not in PARSERS:
+        pytest.skip("PyYAML is built without libyaml here")
+    monkeypatch.setattr(yamlload, "PARSER", request.param)
+    return str(request.param)
 
 
 def load(text: str) -> Any:
@@ -164,6 +176,92 @@ def test_unsupported_tags_are_problems() -> None:
     assert problems == [
         "config.yaml:1: a: the tag 'tag:yaml.org,2002:binary' is not supported here"
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [1, 2\nc: 3\n",
+        "a: 1\n b: 2\n",
+        "- a\nb: 1\n",
+        "a: @x\n",
+        "key: value\n\tother: 1\n",
+        "a: 1\n---\nb: 2\n",
+        "a: 'not closed\n",
+        "%YAML 1.3\n---\na: 1\n",
+    ],
+)
+def test_a_broken_file_reads_the_same_whichever_parser_reads_it(text: str) -> None:
+    """libyaml words syntax errors its own way: what the operator reads must not depend on
+    whether it is installed, so a file libyaml refuses is read again in pure Python."""
+
+    def outcome(parser: str | None) -> object:
+        try:
+            document = read_yaml(text, "my.yaml", parser=parser)
+        except ConfigError as exc:
+            return exc.problems
+        return document.data
+
+    assert outcome(None) == outcome("python")
+
+
+def test_a_syntax_error_is_worded_by_pyyaml() -> None:
+    """The wording and the line are PyYAML's, with either parser."""
+    with pytest.raises(ConfigError) as caught:
+        load_yaml("a: 1\nb: [1, 2\nc: 3\n", "my.yaml")
+    assert caught.value.problems == [
+        "my.yaml:3: YAML syntax error: expected ',' or ']', but got ':'"
+    ]
+
+
+def test_both_parsers_record_the_same_lines_in_every_style() -> None:
+    """Block and flow collections, multi-line and quoted scalars, comments, CRLF line ends."""
+    text = (
+        '# comment\r\n---\r\nnotifiers:\r\n  a: "x\r\n    y"\r\n  b: |\r\n    one\r\n    two\r\n'
+        "accounts:\r\n- {name: a,\r\n   rules: [\r\n     {threshold: {below: 1}}]}\r\n"
+        "-   name: b\r\n    # between\r\n    tags:\r\n    - x\r\n    -\r\n      y\r\n"
+    )
+    lines = read_yaml(text, "c.yaml").lines
+    assert lines == read_yaml(text, "c.yaml", parser="python").lines
+    assert lines[("notifiers", "b")] == 6
+    assert lines[("accounts", 0, "rules", 0, "threshold", "below")] == 12
+    assert lines[("accounts", 1, "tags", 1)] == 18  # where the item's value starts
+
+
+def test_an_alias_is_read_as_if_written_out_where_it_stands() -> None:
+    """Each alias is its own copy: its mistakes are reported under its own path too."""
+    document = read_yaml("base: &b {warning: .nan}\nother: *b\n", "c.yaml")
+    assert [(p.path, p.line) for p in document.problems] == [
+        (("base", "warning"), 1),
+        (("other", "warning"), 1),
+    ]
+    assert document.lines[("other",)] == 2
+    assert document.lines[("other", "warning")] == 1
+
+
+def test_an_alias_of_what_contains_it_is_a_problem_not_a_loop() -> None:
+    """``&a [*a]`` is a value inside itself: there is no plain data for it."""
+    problems = yaml_problems("a: &a [1, *a]\nb: *a\n")
+    assert problems == [
+        "config.yaml:1: a[1]: an alias refers to a value that contains it",
+        "config.yaml:1: b[1]: an alias refers to a value that contains it",
+    ]
+
+
+def test_an_unknown_alias_and_a_repeated_anchor_are_problems() -> None:
+    """Reported with every other mistake, each at its line."""
+    problems = yaml_problems("a: &x 1\nb: *y\nc: &x 2\n")
+    assert problems == [
+        "config.yaml:2: b: the alias *y refers to no anchor (&y) before it",
+        "config.yaml:3: c: the anchor &x is already defined at line 1",
+    ]
+
+
+def test_nesting_is_limited_but_not_below_what_a_config_could_use() -> None:
+    """MAX_DEPTH levels read; one more is an error, not a deep recursion."""
+    assert load_yaml("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "c.yaml")[0] is not None
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_yaml("[" * (MAX_DEPTH + 2) + "]" * (MAX_DEPTH + 2), "c.yaml")
 
 
 # ---------------------------------------------------------------- secrets
