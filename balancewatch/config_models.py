@@ -133,26 +133,12 @@ class NotifySettings(_Model):
 
 def _check_apprise_url(url: str) -> str:
     """Apprise must be able to use the URL; a typo found at load, not at the first alert."""
-    import logging
-    import threading
-
-    import apprise
-
+    from balancewatch import appriseurl
     from balancewatch.console import register_console
 
-    register_console()  # the demo's bwconsole:// is a valid URL
-    this_thread = threading.get_ident()
-
-    def not_ours(record: logging.LogRecord) -> bool:
-        return record.thread != this_thread  # Apprise logs the whole URL, secrets included
-
-    logger = logging.getLogger("apprise")
-    logger.addFilter(not_ours)
-    try:
-        accepted = bool(apprise.Apprise().add(url))
-    finally:
-        logger.removeFilter(not_ours)
-    if not accepted:
+    if appriseurl.needs_every_plugin(url):
+        register_console()  # the demo's bwconsole:// is valid (and loads every plugin)
+    if not appriseurl.accepts(url):
         scheme = url.split("://", 1)[0] if "://" in url else ""
         what = f"this {scheme[:20]}:// URL" if scheme else "this value (no scheme://)"
         raise ValueError(f"Apprise cannot use {what}; check it against the Apprise wiki")
