@@ -19,17 +19,21 @@ from importlib.metadata import entry_points
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from balancewatch.model import Balance
+from balancewatch.providers.httpurl import InvalidUrl, read_url
 
 
 def check_http_url(value: str) -> str:
-    """An absolute http(s) URL that httpx can send to; the message never repeats the URL."""
+    """An absolute http(s) URL that httpx can send to; the message never repeats the URL.
+
+    Read with :func:`~balancewatch.providers.httpurl.read_url` (httpx's rules, without
+    importing httpx), so loading a config does not need httpx.
+    """
     try:
-        url = httpx.URL(value)
-    except httpx.InvalidURL:
+        url = read_url(value)
+    except InvalidUrl:
         raise ValueError("not a valid URL") from None
     if url.scheme not in ("http", "https") or not value.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
