@@ -158,8 +158,8 @@ class _Builder:
     its own copy, with lines and problems under its own path, as if written out there.
     """
 
-    def __init__(self, parser: _Events, limit: int) -> None:
-        self.lines: dict[YamlPath, int] = {}
+    def __init__(self, parser: _Events, limit: int, *, lines: bool) -> None:
+        self.lines: dict[YamlPath, int] | None = {} if lines else None
         self.problems: list[Problem] = []
         self._parser = parser
         self._limit = limit
@@ -221,14 +221,16 @@ class _Builder:
                 self._skip(self.next_event())
                 continue
             first_line[key] = line
-            self.lines[(*path, key)] = line
+            if self.lines is not None:
+                self.lines[(*path, key)] = line
             result[key] = self.build(self.next_event(), (*path, key))
         return result
 
     def _sequence(self, path: YamlPath) -> list[Any]:
         items: list[Any] = []
         while not isinstance(event := self.next_event(), SequenceEndEvent):
-            self.lines[(*path, len(items))] = _line(event)
+            if self.lines is not None:
+                self.lines[(*path, len(items))] = _line(event)
             items.append(self.build(event, (*path, len(items))))
         return items
 
@@ -399,15 +401,18 @@ def _read_worded_by_pyyaml(text: str, source: str, parser: str) -> Document | No
         return _read(text, source, PARSERS["python"])
 
 
-def _read(text: str, source: str, parser_type: Callable[[str], _Events]) -> Document | None:
-    """The single document of ``text`` (``None`` if there is none)."""
+def _read(
+    text: str, source: str, parser_type: Callable[[str], _Events], *, lines: bool = False
+) -> Document | None:
+    """The single document of ``text`` (``None`` if there is none); ``lines`` found now or,
+    by default, read again when first asked for."""
     parser = parser_type(text)
     try:
         parser.get_event()  # the stream's start
         if parser.check_event(StreamEndEvent):
             return None
         parser.get_event()  # the document's start
-        builder = _Builder(parser, max(MAX_VALUES, len(text)))
+        builder = _Builder(parser, max(MAX_VALUES, len(text)), lines=lines)
         root = builder.next_event()
         data = builder.build(root, ())
         parser.get_event()  # the document's end
@@ -417,8 +422,38 @@ def _read(text: str, source: str, parser_type: Callable[[str], _Events]) -> Docu
             raise ConfigError(f"{source}:{line}: {message}", source)
     finally:
         parser.dispose()
+    if builder.lines is None:
+        return Document(data, _LinesOf(text, source, parser_type), tuple(builder.problems))
     builder.lines[()] = _line(root)
     return Document(data, builder.lines, tuple(builder.problems))
+
+
+class _LinesOf(Mapping[YamlPath, int]):
+    """The line of every key and item, found by reading the text again when first used.
+
+    Only a config with a problem needs them. At 10,000 accounts they are ~200,000 paths,
+    22 MB that a valid config would otherwise hold through its validation, at the peak.
+    """
+
+    def __init__(self, text: str, source: str, parser_type: Callable[[str], _Events]) -> None:
+        self._text, self._source, self._parser_type = text, source, parser_type
+        self._lines: Lines | None = None
+
+    def _found(self) -> Lines:
+        if self._lines is None:
+            document = _read(self._text, self._source, self._parser_type, lines=True)
+            self._lines = document.lines if document is not None else {}
+            self._text = ""
+        return self._lines
+
+    def __getitem__(self, path: YamlPath) -> int:
+        return self._found()[path]
+
+    def __iter__(self) -> Iterator[YamlPath]:
+        return iter(self._found())
+
+    def __len__(self) -> int:
+        return len(self._found())
 
 
 def load_yaml(text: str, source: str, *, parser: str | None = None) -> tuple[Any, Lines]:
