@@ -3,7 +3,7 @@
 ``python -m bench.rss --accounts N --out F.json`` runs in a fresh process what
 ``balancewatch run`` does before polling, reading ``VmRSS`` and ``VmHWM`` (the peak so far)
 after each step: the imports; ``load_config`` on the bench's N-account config (its peak is
-the YAML document, its nodes and the models at once); one ``AccountPlan`` per account; one
+the models with the plain data they are validated from); one ``AccountPlan`` per account; one
 APScheduler job per account (an ``IntervalTrigger`` with jitter, as ``Daemon._add_job``);
 the Prometheus children a first poll of each account creates (``Metrics.observe_snapshot``,
 the per-account poll counter). The memory a fragmented heap keeps after a peak is not given
