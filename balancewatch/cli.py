@@ -11,7 +11,6 @@ them, so ``--help`` and ``validate`` start fast.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -36,14 +35,21 @@ def utcnow() -> datetime:
 # ---------------------------------------------------------------- helpers
 
 
-def _load(args: argparse.Namespace) -> Config:
+def _load(args: argparse.Namespace, *, redact: bool = True) -> Config:
+    """The config; with ``redact``, its credentials are kept out of what is printed next.
+
+    ``validate`` prints only a count after a successful load, so it skips the redaction
+    set (which costs the poller's imports).
+    """
     from balancewatch.config import default_config_path, load_config
-    from balancewatch.observe import REDACTOR
-    from balancewatch.poller import redactable_secrets
 
     path = Path(args.config) if args.config else default_config_path(os.environ)
     config = load_config(path)
-    REDACTOR.update(redactable_secrets(config))
+    if redact:
+        from balancewatch.observe import REDACTOR
+        from balancewatch.poller import redactable_secrets
+
+        REDACTOR.update(redactable_secrets(config))
     return config
 
 
@@ -79,7 +85,7 @@ def _account_names(config: Config, name: str) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = _load(args, redact=False)
     print(
         f"{config.source}: OK - {len(config.accounts)} account(s), "
         f"{len(config.notifiers)} notifier(s), {len(config.routes)} route(s)"
@@ -88,6 +94,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+
     from balancewatch import check
 
     try:
