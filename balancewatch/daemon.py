@@ -88,7 +88,9 @@ class Daemon:
         self.config_path = config_path
         self.clock = clock
         self.sd = SdNotifier(environ)
-        self.metrics = Metrics()
+        # Only `http:` serves them, and it is read once, at start (a reload neither starts
+        # nor stops the endpoint), so the metrics exist for the daemon's life or not at all.
+        self.metrics = Metrics() if config.http is not None else None
         self.heartbeat = Heartbeat()
         self.plans: dict[str, AccountPlan] = {}
         self.cache = AccountCache()
@@ -229,7 +231,8 @@ class Daemon:
         try:
             config = await asyncio.to_thread(load_config, self.config_path)
         except ConfigError as error:
-            self.metrics.last_reload_ok.set(0)
+            if self.metrics is not None:
+                self.metrics.last_reload_ok.set(0)
             await self.db(self.store.set_meta, "last_reload_ok", "0")
             log.error("reload_failed", problems=error.problems, kept="previous config")
             self.sd.ready(self._status_line() + "; last reload FAILED")
@@ -237,7 +240,8 @@ class Daemon:
         REDACTOR.update(redactable_secrets(config))
         self.config = config
         self._apply_plans(config)
-        self.metrics.last_reload_ok.set(1)
+        if self.metrics is not None:
+            self.metrics.last_reload_ok.set(1)
         await self.db(self.store.set_meta, "last_reload_ok", "1")
         log.info("reloaded", accounts=len(self.plans))
         self.sd.ready(self._status_line())
@@ -339,15 +343,14 @@ class Daemon:
         late_ms: float | None,
     ) -> None:
         self.heartbeat.last_poll = time.monotonic()
-        self.metrics.polls.labels(plan.name).inc()
-        self.metrics.poll_seconds.labels(plan.provider_name).observe(ms / 1000)
+        if self.metrics is not None:
+            firing = self.cache.firing_counts()
+            self.metrics.observe_poll(plan.name, plan.provider_name, outcome, ms / 1000, firing)
         if isinstance(outcome, Snapshot):
-            self.metrics.observe_snapshot(outcome)
             log.info(
                 "poll", account=plan.name, ok=True, ms=ms, late_ms=late_ms, notifications=notes
             )
         else:
-            self.metrics.poll_errors.labels(plan.name, outcome.kind).inc()
             log.warning(
                 "poll",
                 account=plan.name,
@@ -357,18 +360,16 @@ class Daemon:
                 error=outcome.reason,
                 notifications=notes,
             )
-        counts = self.cache.firing_counts()
-        for severity in (Severity.WARNING, Severity.CRITICAL):
-            self.metrics.firing.labels(severity.label).set(counts.get(severity, 0))
 
     # ------------------------------------------------------------ delivery
 
     async def _deliver(self) -> None:
         stats = await notify.deliver_due(self.store, self.config, self.clock())
         self.heartbeat.last_delivery_run = time.monotonic()
-        self.metrics.delivery_failures.inc(stats.failed)
-        self.metrics.gave_up.inc(stats.gave_up)
-        self.metrics.outbox.set(await self.db(self.store.outbox_depth))
+        if self.metrics is not None:
+            self.metrics.delivery_failures.inc(stats.failed)
+            self.metrics.gave_up.inc(stats.gave_up)
+            self.metrics.outbox.set(await self.db(self.store.outbox_depth))
 
     async def _delivery_loop(self) -> None:
         while True:
@@ -420,7 +421,7 @@ class Daemon:
         return problems
 
     def _start_http(self) -> None:
-        if self.config.http is None:
+        if self.config.http is None or self.metrics is None:
             return
         http = self.config.http
         self._http = HealthServer(self.metrics, self.health_problems)

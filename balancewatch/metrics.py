@@ -9,19 +9,33 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from balancewatch.model import BALANCE_KINDS, ProviderError, Severity, Snapshot
 
-from balancewatch.model import BALANCE_KINDS, Snapshot
+if TYPE_CHECKING:
+    from prometheus_client import Gauge, Histogram
+
+FIRING_SEVERITIES = (Severity.WARNING, Severity.CRITICAL)
 
 
 class Metrics:
+    """What ``/metrics`` serves. The daemon makes one only when ``http:`` is configured.
+
+    Without an endpoint nobody could read them, and they are not free: a poll counter and
+    a gauge per balance for every account (~1 kB each in prometheus_client), ``labels()``
+    lookups on every poll. prometheus_client itself (~4 MB) is imported here, not at the
+    top, so that a daemon without ``http:`` never loads it.
+    """
+
     def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+        self.content_type: str = CONTENT_TYPE_LATEST
         self.registry = CollectorRegistry()
         r = self.registry
         self.balance = Gauge(
@@ -46,6 +60,32 @@ class Metrics:
             "balancewatch_last_reload_ok", "1 if the last reload applied", registry=r
         )
         self.last_reload_ok.set(1)
+        self._firing_by: dict[Severity, Gauge] = {
+            severity: self.firing.labels(severity.label) for severity in FIRING_SEVERITIES
+        }
+        self._seconds_by: dict[str, Histogram] = {}
+
+    def observe_poll(
+        self,
+        account: str,
+        provider: str,
+        outcome: Snapshot | ProviderError,
+        seconds: float,
+        firing: Mapping[Severity, int],
+    ) -> None:
+        """One poll: its account's counter and balances, its provider's duration, and the
+        firing counts (children that do not depend on the account are looked up once)."""
+        self.polls.labels(account).inc()
+        duration = self._seconds_by.get(provider)
+        if duration is None:
+            duration = self._seconds_by[provider] = self.poll_seconds.labels(provider)
+        duration.observe(seconds)
+        if isinstance(outcome, Snapshot):
+            self.observe_snapshot(outcome)
+        else:
+            self.poll_errors.labels(account, outcome.kind).inc()
+        for severity, gauge in self._firing_by.items():
+            gauge.set(firing.get(severity, 0))
 
     def observe_snapshot(self, snapshot: Snapshot) -> None:
         for currency, balance in snapshot.balances.items():
@@ -56,6 +96,8 @@ class Metrics:
                     self.balance.labels(snapshot.account, currency, kind).set(float(value))
 
     def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
         return generate_latest(self.registry)
 
 
@@ -76,7 +118,7 @@ class HealthServer:
     def _app(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
-            start("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+            start("200 OK", [("Content-Type", self.metrics.content_type)])
             return [self.metrics.render()]
         if path == "/healthz":
             found = self.problems()

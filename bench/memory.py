@@ -1,24 +1,33 @@
 """What the daemon's history cache weighs once full, which a run of minutes cannot show.
 
-The daemon keeps each account's snapshots in memory (``daemon_cache.AccountCache``) for
+The daemon keeps each account's recent polls in memory (``daemon_cache.AccountCache``) for
 ``AccountPlan.history_window`` (the rules' longest ``within``/``window``) plus the previous
-poll. This builds snapshots exactly as a poll does (the simulator's body ->
-``loads_strict`` -> the provider's ``parse`` -> ``Snapshot``), weighs them with
-``tracemalloc``, asks the real ``AccountPlan.history_window`` how much the bench's rule mix
-keeps per account (from the bench's own config, parsed and planned by balancewatch), and
-multiplies: the cache for N accounts once every window is full (an hour here).
+poll, as the rules read them: poll times, and only the amounts of the kinds and currencies
+the account's rules name. This builds snapshots exactly as a poll does (the simulator's
+body -> ``loads_strict`` -> the provider's ``parse`` -> ``Snapshot``), runs them through a
+real ``AccountCache`` for the bench's rule mix (the bench's own config, parsed and planned
+by balancewatch) until every window is full (an hour here), and weighs what the cache
+holds with ``tracemalloc``: once with the balances as the simulator serves them (unchanged
+between polls) and once with the available amount changing on every poll (the worst case:
+no two polls share an amount). ``bytes_per_snapshot`` is what one whole ``Snapshot``
+weighs, which is what the cache held per poll before it kept only the amounts.
 """
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
 from collections import deque
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from balancewatch.daemon_cache import AccountCache
 from balancewatch.model import Snapshot
+from balancewatch.poller import AccountPlan
 from balancewatch.providers import base
+from balancewatch.records import Health, PollRecord
 from balancewatch.sim import DEFAULT_BALANCES, PROVIDERS, dumps, success_obj
 from bench.workload import Account, daemon_config
 
@@ -26,6 +35,9 @@ SNAPSHOTS_PER_PROVIDER = 2_000
 MIX = 15
 """The rule mix repeats every 15 accounts (a ``change`` rule on every 3rd, a
 ``held_increase`` on every 5th)."""
+MIXES_WEIGHED = 20
+"""How many times the mix is weighed (300 accounts), for a stable mean."""
+START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def _provider(name: str) -> base.Provider:
@@ -46,7 +58,8 @@ def sample_body(name: str) -> object:
 
 
 def bytes_per_snapshot() -> dict[str, float]:
-    """Bytes one cached snapshot holds, per provider (its Decimals, Balances, dicts)."""
+    """Bytes one whole snapshot holds, per provider (its Decimals, Balances, dicts): what
+    the cache kept per poll before it kept only the amounts the rules read."""
     found: dict[str, float] = {}
     start = datetime(2025, 1, 1, tzinfo=UTC)
     for name in PROVIDERS:
@@ -69,8 +82,8 @@ def bytes_per_snapshot() -> dict[str, float]:
     return found
 
 
-def kept_per_account(interval: float) -> float:
-    """Snapshots the daemon keeps per account, on average over the bench's rule mix."""
+def mix_plans(interval: float) -> list[AccountPlan]:
+    """The bench's accounts of one rule mix, parsed and planned by balancewatch."""
     from balancewatch.config import parse_config
     from balancewatch.poller import make_plan
 
@@ -90,18 +103,77 @@ def kept_per_account(interval: float) -> float:
         timeout=min(10.0, interval * 0.8),
     )
     config = parse_config(text, environ={})
-    windows = [make_plan(a, config.defaults).history_window for a in config.accounts]
+    return [make_plan(a, config.defaults) for a in config.accounts]
+
+
+def kept_per_account(interval: float) -> float:
+    """Polls the daemon keeps per account, on average over the bench's rule mix."""
+    windows = [p.history_window for p in mix_plans(interval)]
     return sum(w.total_seconds() // interval + 1 for w in windows) / len(windows)
+
+
+def _bodies(name: str, polls: int, changing: bool) -> list[bytes]:
+    """``polls`` answers of provider ``name``: all alike, or each with its own amounts."""
+    bodies = []
+    for n in range(polls if changing else 1):
+        balances = {
+            currency: {
+                kind: Decimal(value) + (Decimal(n) / 100 if kind == "available" else 0)
+                for kind, value in kinds.items()
+            }
+            for currency, kinds in DEFAULT_BALANCES[name].items()
+        }
+        bodies.append(dumps(success_obj(name, balances)).encode())
+    return bodies if changing else bodies * polls
+
+
+def _fill(cache: AccountCache, plan: AccountPlan, bodies: list[bytes], interval: float) -> None:
+    """Poll ``plan`` once per body, as the daemon does: history for the rules, then remember."""
+    for n, body in enumerate(bodies):
+        now = START + timedelta(seconds=n * interval)
+        cache.history_for(plan.name, plan, now)
+        snapshot = Snapshot(plan.name, now, plan.provider.parse(base.loads_strict(body)))
+        cache.remember(PollRecord(plan.name, now, snapshot, Health(plan.name)))
+
+
+def bytes_per_account(interval: float, *, changing: bool) -> float:
+    """What the cache holds per account once every window is full, over the rule mix."""
+    plans = mix_plans(interval) * MIXES_WEIGHED
+    polls = [int(p.history_window.total_seconds() // interval) + 2 for p in plans]
+    bodies = {p.provider_name: _bodies(p.provider_name, max(polls), changing) for p in plans}
+    renamed = [replace(p, name=f"{p.name}-{copy}") for copy, p in enumerate(plans)]
+    for plan in renamed:
+        plan.history_window  # noqa: B018  (computed once per plan: plan memory, not history)
+    for plan in plans[:MIX]:  # warm the parsers' and json's caches, which are not history
+        _fill(AccountCache(), plan, bodies[plan.provider_name][:2], interval)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    cache = AccountCache()
+    for plan, count in zip(renamed, polls, strict=True):
+        _fill(cache, plan, bodies[plan.provider_name][:count], interval)
+    cache.health.clear()  # kept before the cache weighed less, and not history
+    cache.states.clear()
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return used / len(renamed)
 
 
 def projection(sizes: list[int], interval: float = 60.0) -> dict[str, object]:
     per = bytes_per_snapshot()
     mean = sum(per.values()) / len(per)
     kept = kept_per_account(interval)
+    steady = bytes_per_account(interval, changing=False)
+    changing = bytes_per_account(interval, changing=True)
     return {
         "bytes_per_snapshot": per,
         "mean_bytes_per_snapshot": mean,
         "snapshots_kept_per_account": kept,
         "interval_s": interval,
-        "history_mb_when_full": {str(n): n * kept * mean / 1e6 for n in sizes},
+        "bytes_per_account": steady,
+        "bytes_per_account_changing_every_poll": changing,
+        "bytes_per_account_as_whole_snapshots": kept * mean,
+        "history_mb_when_full": {str(n): n * steady / 1e6 for n in sizes},
+        "history_mb_when_full_changing_every_poll": {str(n): n * changing / 1e6 for n in sizes},
     }
