@@ -194,6 +194,8 @@ class Daemon:
         for name in set(self.plans) - set(new):
             self._scheduler.remove_job(name)
             self.cache.forget(name)
+            if self.metrics is not None:
+                self.metrics.forget(name)
         spread = first_run_spread(len(new))
         for name, plan in new.items():
             old = self.plans.get(name)

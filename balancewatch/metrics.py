@@ -95,6 +95,19 @@ class Metrics:
                     # Prometheus samples are floats by protocol; this is a gauge, not money.
                     self.balance.labels(snapshot.account, currency, kind).set(float(value))
 
+    def forget(self, account: str) -> None:
+        """Drop a removed account's series: a last balance exported forever would mislead."""
+        for metric in (self.balance, self.poll_errors, self.polls):
+            names = metric._labelnames  # prometheus_client keeps them; no public accessor
+            stale = {
+                tuple(sample.labels[n] for n in names)
+                for family in metric.collect()
+                for sample in family.samples
+                if sample.labels.get("account") == account
+            }
+            for labels in stale:
+                metric.remove(*labels)
+
     def render(self) -> bytes:
         from prometheus_client import generate_latest
 

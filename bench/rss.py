@@ -4,9 +4,10 @@
 ``balancewatch run`` does before polling, reading ``VmRSS`` and ``VmHWM`` (the peak so far)
 after each step: the imports; ``load_config`` on the bench's N-account config (its peak is
 the models with the plain data they are validated from); one ``AccountPlan`` per account; one
-APScheduler job per account (an ``IntervalTrigger`` with jitter, as ``Daemon._add_job``);
-the Prometheus children a first poll of each account creates (``Metrics.observe_snapshot``,
-the per-account poll counter). The memory a fragmented heap keeps after a peak is not given
+APScheduler job per account (a ``SlotTrigger`` with jitter, as ``Daemon._add_job``); and,
+for a daemon with an ``http:`` section only (the bench's has none), the Prometheus children
+a first poll of each account creates (``Metrics.observe_snapshot``, the per-account poll
+counter). The memory a fragmented heap keeps after a peak is not given
 back to the system: that is why the peak matters for RSS, not only what stays referenced.
 """
 
@@ -34,13 +35,12 @@ def measure(count: int) -> list[dict[str, object]]:
     steps: list[dict[str, object]] = []
     started = time.perf_counter()
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
-    from apscheduler.triggers.interval import IntervalTrigger
 
     from balancewatch import daemon  # noqa: F401  (what `run` imports)
     from balancewatch.config import load_config
-    from balancewatch.metrics import Metrics
     from balancewatch.model import Snapshot
     from balancewatch.poller import make_plan
+    from balancewatch.schedule import SlotTrigger, phase
     from balancewatch.sim import generated_accounts
     from bench.memory import _provider, sample_body
     from bench.workload import Account, daemon_config
@@ -69,18 +69,20 @@ def measure(count: int) -> list[dict[str, object]]:
     scheduler = AsyncIOScheduler(timezone=UTC)
     first = datetime.now(UTC) + timedelta(minutes=5)
     for plan in plans:
-        trigger = IntervalTrigger(seconds=60, jitter=6)
+        trigger = SlotTrigger(interval=60, jitter=6, offset=phase(plan.name), first=first)
         scheduler.add_job(
             print, trigger, id=plan.name, next_run_time=first, max_instances=1, coalesce=True
         )
     started = _step(steps, "one APScheduler job per account (not started)", started)
+    from balancewatch.metrics import Metrics  # imported by the daemon only with `http:`
+
     metrics = Metrics()
     parsers = {p.provider_name: _provider(p.provider_name) for p in plans}
     for plan in plans:
         balances = parsers[plan.provider_name].parse(sample_body(plan.provider_name))
         metrics.observe_snapshot(Snapshot(plan.name, first, balances))
         metrics.polls.labels(plan.name).inc()
-    _step(steps, "Prometheus children of a first poll of each account", started)
+    _step(steps, "only with `http:`: Prometheus children of a first poll of each", started)
     return steps
 
 

@@ -103,6 +103,21 @@ def test_a_failed_poll_counts_as_an_error_of_its_kind() -> None:
     assert "balancewatch_balance{" not in text
 
 
+def test_a_removed_account_takes_its_series_with_it() -> None:
+    metrics = Metrics()
+    for account in ("shop", "shopfront"):
+        metrics.observe_poll(account, "oneclickdz", TransientError("timeout"), 0.5, {})
+    metrics.balance.labels("shop", "DZD", "available").set(10)
+    metrics.balance.labels("shopfront", "DZD", "available").set(20)
+
+    metrics.forget("shop")
+
+    text = metrics.render().decode()
+    assert 'account="shop"' not in text
+    assert 'balancewatch_balance{account="shopfront",currency="DZD",kind="available"} 20.0' in text
+    assert 'balancewatch_polls_total{account="shopfront"} 1.0' in text
+
+
 # ---------------------------------------------------------------- reload, as a process
 
 
