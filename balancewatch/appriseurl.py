@@ -38,7 +38,7 @@ def accepts(url: str) -> bool:
     with _quiet_apprise():
         if needs_every_plugin(url):
             return bool(apprise.Apprise().add(url))
-        urls = _split(url)
+        urls = split(url)
         asset = apprise.AppriseAsset()
         return bool(urls) and all(_instantiates(one, asset) for one in urls)
 
@@ -49,11 +49,11 @@ def needs_every_plugin(url: str) -> bool:
 
     if apprise.__version__ != APPRISE_VERSION:
         return True
-    schemes = [_scheme(one) for one in _split(url)]
+    schemes = [_scheme(one) for one in split(url)]
     return any(scheme is not None and scheme not in _SCHEME_PLUGINS for scheme in schemes)
 
 
-def _split(url: str) -> list[str]:
+def split(url: str) -> list[str]:
     """The URLs in ``url`` as ``Apprise.add`` splits them (at commas and spaces)."""
     from apprise.utils import parse
 

@@ -136,6 +136,9 @@ def _check_apprise_url(url: str) -> str:
     from balancewatch import appriseurl
     from balancewatch.console import register_console
 
+    found = len(appriseurl.split(url))
+    if found > 1:  # Apprise.add() would take them all; the sender instantiates one URL
+        raise ValueError(f"this entry holds {found} URLs; give each its own item under urls:")
     if appriseurl.needs_every_plugin(url):
         register_console()  # the demo's bwconsole:// is valid (and loads every plugin)
     if not appriseurl.accepts(url):

@@ -560,6 +560,20 @@ def test_unparseable_apprise_url() -> None:
     ]
 
 
+def test_two_urls_in_one_entry_are_refused_at_load() -> None:
+    """Apprise.add() would take both, but a channel sends to exactly one URL."""
+    found = problems(
+        textwrap.dedent("""\
+        notifiers:
+          hooks: "json://localhost/a json://localhost/b"
+        """)
+        + ACCOUNT
+    )
+    assert found == [
+        "config.yaml:2: notifiers.hooks: this entry holds 2 URLs; give each its own item under urls:"
+    ]
+
+
 def test_notifier_templates_are_checked_at_load() -> None:
     """Unknown fields and format syntax errors are found now, not when an alert is sent."""
     found = problems(

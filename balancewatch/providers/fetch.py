@@ -17,16 +17,12 @@ the provider's fault, it will not fix itself, and it is not a balance.
 
 from __future__ import annotations
 
-import asyncio
-import ssl
 import time
 import zlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-
-import httpx
 
 from balancewatch.model import (
     AuthError,
@@ -39,6 +35,10 @@ from balancewatch.model import (
 from balancewatch.providers.jsonread import MAX_RETRY_AFTER, loads_strict, printable
 
 if TYPE_CHECKING:
+    import ssl
+
+    import httpx
+
     from balancewatch.providers.base import Provider, Request
 
 MAX_RESPONSE_BYTES = 1 << 20
@@ -56,6 +56,8 @@ def make_client(
     per poll); proxies from the environment are the transport's business, so httpx's own
     ``trust_env`` is off (it would send proxied requests around the transport).
     """
+    import httpx
+
     from balancewatch.providers.transport import AiohttpTransport
 
     transport = AiohttpTransport(max_connections=max_connections, verify=verify)
@@ -75,6 +77,10 @@ async def fetch(
     wall_clock: Callable[[], float] = time.time,
 ) -> Snapshot:
     """Poll one account: request, bounded read, strict decode, typed errors. One deadline."""
+    import asyncio  # here, with httpx: loading a config imports this module, not them
+
+    import httpx
+
     secrets = provider.secrets()
     try:
         request = provider.build_request(now)
@@ -114,6 +120,8 @@ def _redacted(error: ProviderError, secrets: Iterable[str]) -> ProviderError:
 async def _send(
     client: httpx.AsyncClient, request: Request, max_bytes: int
 ) -> tuple[int, httpx.Headers, bytes]:
+    import httpx
+
     headers = {"Accept-Encoding": "identity", **request.headers}
     req = client.build_request(
         request.method, request.url, headers=headers, content=request.content
@@ -157,6 +165,8 @@ async def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes:
 
 
 def _describe_transport_error(exc: httpx.HTTPError, secrets: Iterable[str]) -> str:
+    import httpx
+
     kinds: list[tuple[type[httpx.HTTPError], str]] = [
         (httpx.ConnectTimeout, "connect timed out"),
         (httpx.ReadTimeout, "read timed out"),
