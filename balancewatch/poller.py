@@ -21,9 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from balancewatch import alerts, messages
 from balancewatch.config import Account, Config, Defaults
@@ -33,6 +31,9 @@ from balancewatch.records import AlertState, Health, PollRecord
 from balancewatch.rules import RuleContext, RuleResult, evaluate_rules
 from balancewatch.rules import health as health_rules
 from balancewatch.rules.specs import RuleEntry
+
+if TYPE_CHECKING:
+    from balancewatch.providers.transport import SharedClient
 
 ONE_SHOT_LOOKBACK = timedelta(days=1)
 """History that one-shot commands (check, replay) read from the store: one account, once,
@@ -138,9 +139,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-async def poll(
-    plan: AccountPlan, client: httpx.AsyncClient, now: datetime
-) -> Snapshot | ProviderError:
+async def poll(plan: AccountPlan, client: SharedClient, now: datetime) -> Snapshot | ProviderError:
     """Read one account's balances; a failure is returned, not raised."""
     try:
         return await fetch(

@@ -26,13 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from balancewatch.model import Snapshot
 from balancewatch.providers import get_provider
 from balancewatch.providers.base import Provider, fetch, make_client
+from balancewatch.providers.transport import SharedClient
 from balancewatch.sim import PROVIDERS, SimServer
 
 KEYS: Mapping[str, str] = {
@@ -87,7 +87,7 @@ async def fetch_once(
     *,
     deadline: float = 5.0,
     now: datetime = NOW,
-    client: httpx.AsyncClient | None = None,
+    client: SharedClient | None = None,
 ) -> Snapshot:
     """One poll through the shared fetch path, on a fresh client unless one is given."""
     if client is not None:

@@ -7,12 +7,15 @@ import base64
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import KEYS, NOW, Reply, ScriptedServer, fetch_once, make_provider
 
+from balancewatch import __version__
 from balancewatch.model import MalformedResponse, Snapshot, TransientError
 from balancewatch.providers.base import Provider, make_client
 from balancewatch.providers.fetch import fetch
+from balancewatch.providers.transport import SharedClient
 from balancewatch.sim import SimServer
 
 ProviderFor = Callable[..., Provider]
@@ -136,3 +139,26 @@ def test_broken_connections_are_named_for_what_happened(
     with pytest.raises(TransientError) as caught:
         asyncio.run(fetch_once(provider_for("sunor")))
     assert says in caught.value.reason
+
+
+def test_the_shared_client_adds_its_defaults_and_the_provider_overrides_them() -> None:
+    """Request building, seen through httpx's MockTransport (no network)."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ok": True})
+
+    async def send() -> int:
+        async with SharedClient(httpx.MockTransport(answer), timeout=7.0) as client:
+            request = client.request("GET", "https://api.example/b?x=1", {"Accept": "a/b"}, None)
+            response = await client.send(request)
+            await response.aread()
+            return response.status_code
+
+    assert asyncio.run(send()) == 200
+    (request,) = seen
+    assert request.headers["user-agent"] == f"balancewatch/{__version__}"
+    assert request.headers["accept"] == "a/b"
+    assert request.headers["accept-encoding"] == "identity"
+    assert request.extensions["timeout"] == {"connect": 7.0, "read": 7.0, "write": 7.0, "pool": 7.0}

@@ -1,8 +1,9 @@
 """The one shared fetch path: request, bounded read, strict decode, typed errors.
 
-- one shared ``httpx.AsyncClient`` (connection reuse, through aiohttp's pool), plus an
-  overall deadline per poll (``asyncio.timeout``): httpx's timeouts are per read, so a
-  server dripping one byte a second would otherwise hold a poll for minutes;
+- one shared client (:mod:`~balancewatch.providers.transport`: httpx's requests and
+  responses over aiohttp's connection pool), plus an overall deadline per poll
+  (``asyncio.timeout``): httpx's timeouts are per read, so a server dripping one byte a
+  second would otherwise hold a poll for minutes;
 - ``Accept-Encoding: identity`` and a cap on the bytes *after* decompression, so a gzip
   bomb costs at most ``max_bytes`` of memory;
 - HTTP status and provider error bodies mapped to the typed errors of ``model.py``;
@@ -40,35 +41,24 @@ if TYPE_CHECKING:
     import httpx
 
     from balancewatch.providers.base import Provider, Request
+    from balancewatch.providers.transport import SharedClient as Client
 
 MAX_RESPONSE_BYTES = 1 << 20
 """A balance answer is a few hundred bytes; a megabyte is generous and still cheap."""
 
 
-def make_client(
-    max_connections: int = 100, *, verify: ssl.SSLContext | None = None
-) -> httpx.AsyncClient:
-    """The one HTTP client every poll shares: pooled connections, no redirects.
+def make_client(max_connections: int = 100, *, verify: ssl.SSLContext | None = None) -> Client:
+    """The one HTTP client every poll shares (:mod:`~balancewatch.providers.transport`):
+    pooled connections, no redirects (one to another host would carry the account's
+    credentials there), per-phase timeouts of 30 s under :func:`fetch`'s overall deadline."""
+    from balancewatch.providers.transport import AiohttpTransport, SharedClient
 
-    Redirects are off: a redirect to another host would carry the account's credentials
-    there. httpx's own timeouts are per read; :func:`fetch` adds the overall deadline. The
-    connections are aiohttp's (:mod:`~balancewatch.providers.transport`: a third of the CPU
-    per poll); proxies from the environment are the transport's business, so httpx's own
-    ``trust_env`` is off (it would send proxied requests around the transport).
-    """
-    import httpx
-
-    from balancewatch.providers.transport import AiohttpTransport
-
-    transport = AiohttpTransport(max_connections=max_connections, verify=verify)
-    return httpx.AsyncClient(
-        transport=transport, timeout=httpx.Timeout(30.0), follow_redirects=False, trust_env=False
-    )
+    return SharedClient(AiohttpTransport(max_connections=max_connections, verify=verify))
 
 
 async def fetch(
     provider: Provider,
-    client: httpx.AsyncClient,
+    client: Client,
     *,
     account: str,
     now: datetime,
@@ -118,15 +108,12 @@ def _redacted(error: ProviderError, secrets: Iterable[str]) -> ProviderError:
 
 
 async def _send(
-    client: httpx.AsyncClient, request: Request, max_bytes: int
+    client: Client, request: Request, max_bytes: int
 ) -> tuple[int, httpx.Headers, bytes]:
     import httpx
 
-    headers = {"Accept-Encoding": "identity", **request.headers}
-    req = client.build_request(
-        request.method, request.url, headers=headers, content=request.content
-    )
-    response = await client.send(req, stream=True)
+    sent = client.request(request.method, request.url, request.headers, request.content)
+    response = await client.send(sent)
     try:
         body = await _read_bounded(response, max_bytes)
     except (MalformedResponse, httpx.HTTPError):

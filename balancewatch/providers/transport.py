@@ -1,12 +1,20 @@
-"""The shared httpx client's connections, sent through aiohttp.
+"""The one HTTP client every poll shares: httpx requests and responses, aiohttp's pool.
 
 The polls speak httpx (DESIGN: one shared httpx client; requests, responses and errors
-are httpx's), but httpx's own connection pool is the most expensive part of a poll at
-scale: httpcore re-checks every pooled connection on each request and anyio wraps each
-read in cancel scopes. Measured on this machine (``docs/benchmarks.md``), 1.2 ms of CPU per
-poll through httpcore against 0.5 ms through this transport, the whole fetch path included.
-aiohttp's ``ClientSession`` keeps the connections; this class only translates, in one
-place:
+are httpx's), through two layers measured as the most expensive parts of a poll at scale
+(``docs/benchmarks.md``, 10,000 accounts):
+
+- httpx's default connection pool (httpcore re-checks every pooled connection on each
+  request, anyio wraps each read in cancel scopes): 1.2 ms of CPU per fetch against
+  0.55 ms with :class:`AiohttpTransport`, the whole fetch path included;
+- ``httpx.AsyncClient``'s own layer: a cookie jar fed every response, redirect and auth
+  flows, URL merging. None of it does anything for a balance poll (no cookies kept, no
+  redirects followed: they would carry credentials to another host) and it was 15% of
+  the event loop's time. :class:`SharedClient` sends through httpx's transport interface
+  (``httpx.AsyncBaseTransport.handle_async_request``) directly instead.
+
+:class:`AiohttpTransport` keeps the connections in an ``aiohttp.ClientSession`` and
+only translates, in one place:
 
 - the request: method, URL, headers as httpx built them, body; no redirects, no
   decompression (the fetch path decompresses itself, with a bound), httpx's per-phase
@@ -34,7 +42,7 @@ every request (a file read in a thread, and credentials sent where the file says
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager, suppress
 
 import aiohttp
@@ -42,7 +50,15 @@ import httpx
 import yarl
 from aiohttp.helpers import get_env_proxy_for_url, proxies_from_env
 
+from balancewatch import __version__
+
 CHUNK = 64 * 1024
+HEADERS = {
+    "User-Agent": f"balancewatch/{__version__}",
+    "Accept": "*/*",
+    "Accept-Encoding": "identity",  # the fetch path decompresses itself, with a bound
+}
+"""Sent with every request unless the provider sets its own."""
 
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
@@ -154,3 +170,40 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class SharedClient:
+    """One connection pool for every poll, with httpx's request and response types.
+
+    ``timeout`` is httpx's per-phase timeout (connect, each read); the fetch path adds
+    the overall deadline. Any ``httpx.AsyncBaseTransport`` will do: the daemon's is
+    :class:`AiohttpTransport`, tests may give httpx's ``MockTransport``.
+    """
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, *, timeout: float = 30.0) -> None:
+        self._transport = transport
+        self._timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+
+    def request(
+        self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
+    ) -> httpx.Request:
+        return httpx.Request(
+            method,
+            url,
+            headers={**HEADERS, **headers},
+            content=content,
+            extensions={"timeout": self._timeouts},
+        )
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        """The response with its body still to read (``aiter_raw``), then ``aclose``."""
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> SharedClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
