@@ -196,7 +196,6 @@ class Daemon:
             self.cache.forget(name)
             if self.metrics is not None:
                 self.metrics.forget(name)
-        spread = first_run_spread(len(new))
         for name, plan in new.items():
             old = self.plans.get(name)
             self.plans[name] = plan
@@ -204,6 +203,7 @@ class Daemon:
                 continue
             if old is not None:
                 self._scheduler.remove_job(name)
+            spread = first_run_spread(len(new), plan.interval)
             self._add_job(plan, first=self.clock() + phase(name) * spread)
         for name in set(self.plans) - set(new):
             del self.plans[name]

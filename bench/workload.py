@@ -9,7 +9,7 @@
   measured window, and put back later (so both a firing and a resolved notification).
 - The requests the references make are built here exactly as the providers build them
   (same URL, method, headers; TheDex signed with ``balancewatch.providers.thedex.sign``).
-- :class:`Schedule` is the daemon's: a quick first run spread over ``min(5 s, 5 ms x N)``,
+- :class:`Schedule` is the daemon's: a first run spread over ``min(interval, 5 ms x N)``,
   then one run per interval in each account's own slot, with ``balancewatch.schedule``'s
   ``SlotTrigger`` itself.
 """
@@ -21,7 +21,7 @@ import heapq
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -219,9 +219,9 @@ def thedex_static_body(spec: RequestSpec) -> tuple[bytes, dict[str, str]]:
 # ---------------------------------------------------------------- schedule
 
 
-def first_offset(name: str, count: int) -> float:
+def first_offset(name: str, count: int, interval: float) -> float:
     """Seconds after start of an account's first poll, as ``Daemon._apply_plans`` spreads them."""
-    return phase(name) * first_run_spread(count).total_seconds()
+    return phase(name) * first_run_spread(count, timedelta(seconds=interval)).total_seconds()
 
 
 class Schedule:
@@ -233,7 +233,9 @@ class Schedule:
                 interval=interval,
                 jitter=jitter,
                 offset=phase(name),
-                first=datetime.fromtimestamp(start + first_offset(name, len(names)), tz=UTC),
+                first=datetime.fromtimestamp(
+                    start + first_offset(name, len(names), interval), tz=UTC
+                ),
             )
             for name in names
         ]

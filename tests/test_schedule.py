@@ -92,6 +92,8 @@ def test_a_late_run_still_lands_in_the_next_slot() -> None:
     assert (nxt - scheduled).total_seconds() == pytest.approx(60)
 
 
-def test_first_runs_come_within_seconds() -> None:
-    assert first_run_spread(4) == timedelta(milliseconds=20)
-    assert first_run_spread(10_000) == timedelta(seconds=5)
+def test_first_runs_come_quickly_but_never_all_at_once() -> None:
+    minute = timedelta(minutes=1)
+    assert first_run_spread(4, minute) == timedelta(milliseconds=20)
+    assert first_run_spread(10_000, minute) == timedelta(seconds=50)
+    assert first_run_spread(100_000, minute) == minute
