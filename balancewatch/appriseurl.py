@@ -70,22 +70,41 @@ def _scheme(url: str) -> str | None:
 
 
 def _instantiates(url: str, asset: Any) -> bool:
-    """What ``Apprise.instantiate`` asks of the plugin serving ``url`` (Apprise 2.2)."""
+    return _instance(url, asset) is not None
+
+
+def instantiate(url: str, asset: Any) -> Any | None:
+    """``apprise.Apprise.instantiate(url, asset=asset)``: the plugin object that sends to one
+    URL, or None. Only the URL's own plugin is imported when the table knows its scheme
+    (every plugin loaded is ~18 MB the daemon would keep for its lifetime)."""
+    import apprise
+
+    if needs_every_plugin(url):
+        from balancewatch.console import register_console
+
+        register_console()  # the demo's bwconsole:// (registering loads every plugin)
+        return apprise.Apprise.instantiate(url, asset=asset)
+    with _quiet_apprise():
+        return _instance(url, asset)
+
+
+def _instance(url: str, asset: Any) -> Any | None:
+    """What ``Apprise.instantiate`` does with the plugin serving ``url`` (Apprise 2.2)."""
     scheme = _scheme(url)
     if scheme is None:
-        return False
+        return None
     details = _plugin(scheme).parse_url(_escaped(url))
     if not details:
-        return False
+        return None
     plugin = _plugin(details["schema"])  # Apprise builds the class of the parsed scheme
     if not plugin.enabled:  # a library it needs is not installed
-        return False
+        return None
     details.update(tag=set(), asset=asset)
     try:
         instance = plugin(**details)
     except Exception:  # Apprise's own answer to a constructor error: not usable
-        return False
-    return bool(instance.enabled)
+        return None
+    return instance if instance.enabled else None
 
 
 def _plugin(scheme: str) -> Any:

@@ -31,10 +31,11 @@ notification. Any notification id not already in the body is appended, so every 
 names its ids and a duplicate can be recognised. Field values are Markdown-escaped for
 Markdown channels; the template's own text is the operator's and is sent as written.
 
-Apprise is imported lazily: loading its ~150 plugins takes a noticeable fraction of a
-second, which ``import balancewatch.notify`` should not cost. :func:`register_console` adds
-the ``bwconsole://`` scheme (prints messages to stdout, for the demo); it must run before an
-Apprise URL using it is validated or sent, and is idempotent.
+Apprise is imported lazily, and a channel loads only the plugin its URL names
+(:func:`balancewatch.appriseurl.instantiate`): loading all ~180 takes a noticeable fraction
+of a second and ~18 MB that a daemon would keep. ``bwconsole://`` (prints messages to
+stdout, for the demo; :func:`balancewatch.console.register_console`) is registered, with
+every plugin, when a URL using it is validated or sent.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from balancewatch.console import register_console
 from balancewatch.model import Severity
 from balancewatch.observe import REDACTOR, get_logger
 from balancewatch.records import Notification
@@ -274,9 +274,10 @@ def send_blocking(
 def _send(channel: Channel, message: Outgoing, timeout: float) -> SendResult:
     import apprise
 
-    register_console()
+    from balancewatch import appriseurl
+
     asset = _asset(apprise, timeout)
-    plugin = apprise.Apprise.instantiate(channel.url, asset=asset)
+    plugin = appriseurl.instantiate(channel.url, asset)
     if not plugin:
         return SendResult(False, "unusable", "Apprise cannot use this URL")
     _limit_request_timeouts(plugin, channel.url, timeout)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,6 +28,7 @@ from structlog.testing import capture_logs
 from balancewatch import channels
 from balancewatch.channels import compose, outcome
 from balancewatch.config import Config, parse_config
+from balancewatch.console import register_console
 from balancewatch.model import Severity
 from balancewatch.notify import (
     BACKOFF_CAP,
@@ -384,7 +387,7 @@ def test_console_channel_prints_the_message(
     store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``bwconsole://`` (the demo's notifier) prints the message to stdout, headline once."""
-    channels.register_console()
+    register_console()
     config = make_config({"console": "bwconsole://"})
     alert = note("c000000001")
     enqueue(store, config, alert)
@@ -614,3 +617,28 @@ def test_failure_reasons_never_contain_the_url_or_its_tokens() -> None:
     reason = channels.scrub(f"failed {url} and AAH-secret-bot-token again", url)
     assert "secret-bot-token" not in reason
     assert reason == "failed *** and *** again"
+
+
+SEND_IN_A_FRESH_PROCESS = """\
+import json, sys
+from balancewatch.channels import Channel, Outgoing, send_blocking
+result = send_blocking(Channel("hook", "hook", sys.argv[1]), Outgoing("t", "text", "text"), 5)
+plugins = sorted(m for m in sys.modules if m.startswith("apprise.plugins."))
+print(json.dumps({"ok": result.ok, "plugins": plugins}))
+"""
+
+
+def test_a_send_loads_only_the_plugin_of_its_url(up: JsonReceiver) -> None:
+    """Every Apprise plugin loaded is ~18 MB a daemon keeps for its life; one is enough."""
+    out = subprocess.run(
+        [sys.executable, "-c", SEND_IN_A_FRESH_PROCESS, up.url()],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    assert json.loads(out) == {
+        "ok": True,
+        "plugins": ["apprise.plugins.base", "apprise.plugins.custom_json"],
+    }
+    assert len(up.received) == 1
