@@ -1,8 +1,9 @@
 """Logging: structlog everywhere, JSON lines off a TTY (journald), console on a TTY.
 
 Secrets are removed by :class:`Redactor`, a structlog processor that also sits on the
-standard-library handler, so the loggers of httpx, httpcore and apprise (which log full
-URLs and URL path tokens) pass through it too. Every configured secret is replaced by
+standard-library handler's formatter, so the loggers of httpx, aiohttp and apprise (which
+log full URLs and URL path tokens) pass through it too. Both write whole lines to the same
+stream. Every configured secret is replaced by
 ``***`` wherever it appears: event text, values, exception text.
 """
 
@@ -110,8 +111,11 @@ def setup_logging(
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        # Our own events are rendered and written directly (one write per line, under
+        # structlog's lock): through the standard library's records, handler and formatter
+        # a line cost twice as much, and the daemon logs every poll.
+        processors=[*shared, renderer],
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=False,
     )
