@@ -99,25 +99,38 @@ def rss_section(rss: dict[str, Any]) -> list[str]:
 
 
 def history_section(results: list[dict[str, Any]], history: dict[str, Any]) -> list[str]:
-    per = ", ".join(f"{k} {v:,.0f} B" for k, v in history["bytes_per_snapshot"].items())
     full = history.get("history_mb_when_full", {})
+    worst = history.get("history_mb_when_full_changing_every_poll", {})
     rows = [
         [
             f"{r['size']:,}",
             f"{r['daemon']['memory']['peak_rss_mb']:.0f} MB",
-            f"{full.get(str(r['size']), 0):,.0f} MB",
+            f"{full.get(str(r['size']), 0):,.1f} MB",
+            f"{worst.get(str(r['size']), 0):,.1f} MB",
         ]
         for r in results
     ]
     return [
-        "The daemon keeps each account's snapshots for its rules' longest window plus the "
-        "previous poll: here an hour for the accounts with a `change` rule, the previous poll "
-        f"for the others, {history['snapshots_kept_per_account']:.1f} snapshots per account "
-        "on average. A run of minutes does not fill that, so `bench/memory.py` builds "
-        f"snapshots as a poll does and weighs them with tracemalloc: {per} "
-        f"(mean {history['mean_bytes_per_snapshot']:,.0f} B).",
+        "The daemon keeps, per account, the polls within its rules' longest window plus the "
+        "previous one: here an hour for the accounts with a `change` rule, the previous poll "
+        f"for the others ({history['snapshots_kept_per_account']:.1f} polls per account on "
+        "average), and of each poll only the amounts its rules read, an unchanged amount "
+        "shared with the poll before. A run of minutes does not fill that, so "
+        "`bench/memory.py` fills a real `AccountCache` and weighs it with tracemalloc: "
+        f"{history['bytes_per_account']:,.0f} B per account with the simulator's steady "
+        f"balances, {history['bytes_per_account_changing_every_poll']:,.0f} B when every "
+        "amount changes on every poll (whole snapshots, as kept before 27617b3: "
+        f"{history['bytes_per_account_as_whole_snapshots']:,.0f} B).",
         "",
-        *table(["N", "peak RSS measured", "history cache once full (to add)"], rows),
+        *table(
+            [
+                "N",
+                "peak RSS measured",
+                "history once full (to add)",
+                "same, amounts changing every poll",
+            ],
+            rows,
+        ),
         "",
     ]
 

@@ -14,6 +14,10 @@ Several may be combined, comma-separated.
   O(len(string)), same output (every secret replaced, longest first).
 - ``spread-first-runs`` (first runs spread over the whole interval) was measured here and
   is now the daemon's own schedule, ``balancewatch.schedule.SlotTrigger``.
+- ``httpx-pool``: the polls as they were sent before f24bc11, through ``httpx.AsyncClient``
+  and httpx's own connection pool (httpcore), instead of
+  ``balancewatch.providers.transport``'s ``SharedClient`` over aiohttp's pool: what that
+  decision is worth, measured in the daemon.
 """
 
 from __future__ import annotations
@@ -51,7 +55,43 @@ def _prefix_redactor() -> None:
     observe.REDACTOR.update([])
 
 
-EXPERIMENTS = {"prefix-redactor": _prefix_redactor}
+def _httpx_pool() -> None:
+    import httpx
+
+    from balancewatch.providers import transport
+
+    class Client:  # SharedClient's interface, over httpx.AsyncClient and its pool
+        def __init__(self, max_connections: int) -> None:
+            limits = httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            )
+            self._client = httpx.AsyncClient(
+                limits=limits, timeout=httpx.Timeout(30.0), follow_redirects=False
+            )
+
+        def request(self, method: str, url: str, headers: Any, content: Any) -> Any:
+            return self._client.build_request(
+                method, url, headers={**transport.HEADERS, **headers}, content=content
+            )
+
+        async def send(self, request: Any) -> Any:
+            return await self._client.send(request, stream=True)
+
+        async def aclose(self) -> None:
+            await self._client.aclose()
+
+        async def __aenter__(self) -> Client:
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            await self.aclose()
+
+    # make_client() builds SharedClient(AiohttpTransport(max_connections=..., verify=...))
+    transport.AiohttpTransport = lambda max_connections, verify=None: max_connections  # type: ignore[assignment,misc]
+    transport.SharedClient = Client  # type: ignore[assignment,misc]
+
+
+EXPERIMENTS = {"prefix-redactor": _prefix_redactor, "httpx-pool": _httpx_pool}
 
 
 def apply(names: str) -> None:
