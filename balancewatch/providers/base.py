@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -105,20 +106,24 @@ class Provider(ABC):
     def base_url(self) -> str:
         return (self.settings.base_url or self.default_base_url).rstrip("/")
 
-    @property
+    @cached_property
     def host(self) -> str:
-        """The host polled, for per-host concurrency limits."""
+        """The host polled, for per-host concurrency limits (settings are frozen)."""
         return urlsplit(self.base_url).netloc
 
     def secrets(self) -> list[str]:
-        """Every credential value of this account, for redaction."""
+        """Every credential value of this account, for redaction (asked on every poll)."""
+        return list(self._secrets)
+
+    @cached_property
+    def _secrets(self) -> tuple[str, ...]:
         found: list[str] = []
         for value in self.settings.__dict__.values():
             if isinstance(value, SecretStr):
                 found.append(value.get_secret_value())
             elif isinstance(value, Mapping):
                 found += [v.get_secret_value() for v in value.values() if isinstance(v, SecretStr)]
-        return [s for s in found if s]
+        return tuple(s for s in found if s)
 
     @abstractmethod
     def build_request(self, now: datetime) -> Request:

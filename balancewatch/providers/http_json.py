@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -121,16 +122,17 @@ class HttpJson(Provider):
             headers.setdefault("Content-Type", "application/json")
         return Request(settings.method, settings.url, headers, content)
 
-    @property
+    @cached_property
     def host(self) -> str:
         settings: HttpJsonSettings = self.settings  # type: ignore[assignment]
         return urlsplit(settings.url).netloc
 
-    def secrets(self) -> list[str]:
+    @cached_property
+    def _secrets(self) -> tuple[str, ...]:
         settings: HttpJsonSettings = self.settings  # type: ignore[assignment]
         found = [v.get_secret_value() for v in settings.headers.values()]
         found += url_secrets(settings.url)
-        return [s for s in found if s]
+        return tuple(s for s in found if s)
 
     def parse(self, data: Any) -> dict[str, Balance]:
         settings: HttpJsonSettings = self.settings  # type: ignore[assignment]

@@ -58,9 +58,7 @@ def loads_strict(body: bytes) -> Any:
     if _nesting_exceeds(text, MAX_JSON_DEPTH):
         raise MalformedResponse(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(
-            text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_reject_constant
-        )
+        return _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         snippet = text[:60].replace("\n", " ")
         raise MalformedResponse(
@@ -174,3 +172,9 @@ def printable(text: str) -> str:
     surrogates become spaces or ``?`` (a surrogate cannot even be printed or stored)."""
     cleaned = "".join(c if c.isprintable() else (" " if c.isspace() else "?") for c in text)
     return " ".join(cleaned.split())
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=_parse_float, parse_int=_parse_int, parse_constant=_reject_constant
+)
+"""Made once: ``json.loads`` with hooks builds a new decoder on every call."""

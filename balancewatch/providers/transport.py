@@ -59,6 +59,8 @@ HEADERS = {
     "Accept-Encoding": "identity",  # the fetch path decompresses itself, with a bound
 }
 """Sent with every request unless the provider sets its own."""
+URL_CACHE = 4096
+"""Parsed URLs kept (a key in a query string makes one per account: then it is a bound)."""
 
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
@@ -183,13 +185,19 @@ class SharedClient:
     def __init__(self, transport: httpx.AsyncBaseTransport, *, timeout: float = 30.0) -> None:
         self._transport = transport
         self._timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        self._urls: dict[str, httpx.URL] = {}
 
     def request(
         self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
     ) -> httpx.Request:
+        parsed = self._urls.get(url)
+        if parsed is None:  # most accounts of a provider share one URL: parse it once
+            if len(self._urls) >= URL_CACHE:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
         return httpx.Request(
             method,
-            url,
+            parsed,
             headers={**HEADERS, **headers},
             content=content,
             extensions={"timeout": self._timeouts},
