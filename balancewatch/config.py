@@ -74,7 +74,8 @@ from balancewatch.config_models import (
 )
 from balancewatch.model import ConfigError
 from balancewatch.providers.base import redact
-from balancewatch.yamlload import MIN_SECRET_LENGTH, read_yaml, resolve_secrets
+from balancewatch.yamlload import read_yaml
+from balancewatch.yamlsecrets import MIN_SECRET_LENGTH, resolve_secrets
 
 __all__ = [
     "ACCOUNT_KEYS",

@@ -18,13 +18,7 @@ what the operator wrote, and remembers where each part was written:
   syntax error is worded by PyYAML's either way.
 - **Lines.** Every mapping key and sequence item is recorded by its path, e.g.
   ``("accounts", 1, "rules", 0)`` -> 12, so that each problem names the line to fix.
-- **Secrets** (:func:`resolve_secrets`), applied to string values after parsing so that
-  YAML quoting is never broken by what a variable contains: ``${NAME}``,
-  ``${NAME:-default}`` (default when unset or empty), ``$${`` for a literal ``${``; a whole
-  value ``file:/path`` (one trailing newline stripped; relative to the config's directory)
-  or ``credential:NAME`` (``$CREDENTIALS_DIRECTORY/NAME``, systemd's ``LoadCredential=``).
-  Keys are never interpolated. Every value that came from the environment or a file is
-  remembered as a secret (defaults are written in the file, so they are not).
+- **Secrets** are resolved afterwards, in the plain data: :mod:`balancewatch.yamlsecrets`.
 
 Problems are collected, not raised one by one: the operator sees every mistake at once.
 A value that could not be read is left as written, and ``config.py`` drops any further
@@ -38,9 +32,8 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
@@ -77,16 +70,13 @@ from balancewatch.model import ConfigError
 
 __all__ = [
     "MAX_DEPTH",
-    "MAX_SECRET_FILE_BYTES",
     "MAX_VALUES",
-    "MIN_SECRET_LENGTH",
     "NAME_PATTERN",
     "PARSER",
     "PARSERS",
     "Document",
     "Lines",
     "Problem",
-    "Resolved",
     "YamlPath",
     "allowed_keys",
     "did_you_mean",
@@ -96,7 +86,6 @@ __all__ = [
     "load_yaml",
     "pydantic_problems",
     "read_yaml",
-    "resolve_secrets",
     "unknown_key",
 ]
 
@@ -107,11 +96,6 @@ whichever is larger: a 10,000-account config loads, a small file cannot explode.
 
 MAX_DEPTH = 200
 """A config nests about eight levels; hundreds are a mistake (or an attempt on the stack)."""
-
-MAX_SECRET_FILE_BYTES = 1 << 20
-
-MIN_SECRET_LENGTH = 4
-"""Shorter values (``5m``, ``TND``) would redact ordinary words out of every log line."""
 
 _TAG = "tag:yaml.org,2002:"
 
@@ -463,113 +447,3 @@ def load_yaml(text: str, source: str, *, parser: str | None = None) -> tuple[Any
         lines = document.lines
         raise ConfigError([format_problem(p, source, lines) for p in document.problems], source)
     return document.data, document.lines
-
-
-# ---------------------------------------------------------------- secrets
-
-_REFERENCE = re.compile(
-    r"\$\$\{|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}|\$\{"
-)
-_CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*$")
-
-
-@dataclass
-class Resolved:
-    """The data with every reference replaced, the problems, and the values to keep secret."""
-
-    data: Any
-    problems: list[Problem] = field(default_factory=list)
-    secrets: set[str] = field(default_factory=set)
-
-
-class _Unresolvable(Exception):
-    """A reference that cannot be resolved; the message names the variable or file."""
-
-
-def resolve_secrets(data: Any, environ: Mapping[str, str], base_dir: Path | None) -> Resolved:
-    """Replace references in every string value (keys untouched), collecting problems."""
-    resolved = Resolved(None)
-    resolver = _Resolver(environ, base_dir or Path(), resolved.secrets)
-    resolved.data = _walk(data, (), resolver, resolved.problems)
-    return resolved
-
-
-def _walk(value: Any, path: YamlPath, resolver: _Resolver, problems: list[Problem]) -> Any:
-    if isinstance(value, dict):
-        return {k: _walk(v, (*path, k), resolver, problems) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_walk(v, (*path, i), resolver, problems) for i, v in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-    try:
-        return resolver.resolve(value)
-    except _Unresolvable as exc:
-        problems.append(Problem(path, str(exc)))
-        return value
-
-
-@dataclass
-class _Resolver:
-    environ: Mapping[str, str]
-    base_dir: Path
-    secrets: set[str]
-
-    def resolve(self, text: str) -> str:
-        if text.startswith("file:"):
-            target = Path(self.interpolate(text.removeprefix("file:"), remember=False))
-            return self._read(self.base_dir / target, f"the secret file {str(target)!r}")
-        if text.startswith("credential:"):
-            return self._credential(text.removeprefix("credential:"))
-        return self.interpolate(text)
-
-    def interpolate(self, text: str, *, remember: bool = True) -> str:
-        """Replace ``${...}``; ``remember`` is off for file paths, which are not secret."""
-        if "${" not in text:
-            return text
-        return _REFERENCE.sub(lambda match: self._substitute(match, remember), text)
-
-    def _substitute(self, match: re.Match[str], remember: bool) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        name = match.group("name")
-        if name is None:
-            raise _Unresolvable("'${' must start ${NAME} or ${NAME:-default} (write $${ for '${')")
-        value = self.environ.get(name)
-        default = match.group("default")
-        if default is not None and not value:
-            return default
-        if value is None:
-            raise _Unresolvable(f"the environment variable {name} is not set")
-        if remember:
-            self._remember(value)
-        return value
-
-    def _credential(self, name: str) -> str:
-        if not _CREDENTIAL_NAME.match(name):
-            raise _Unresolvable(f"{name[:40]!r} is not a credential name (no '/', no leading '.')")
-        directory = self.environ.get("CREDENTIALS_DIRECTORY")
-        if not directory:
-            raise _Unresolvable(
-                f"credential:{name} needs $CREDENTIALS_DIRECTORY, which is not set "
-                "(set LoadCredential= in the systemd unit)"
-            )
-        return self._read(Path(directory) / name, f"the credential {name!r}")
-
-    def _read(self, path: Path, what: str) -> str:
-        try:
-            with path.open("rb") as handle:
-                raw = handle.read(MAX_SECRET_FILE_BYTES + 1)
-            text = raw.decode("utf-8")
-        except OSError as exc:
-            raise _Unresolvable(f"cannot read {what} ({path}): {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise _Unresolvable(f"{what} ({path}) is not UTF-8 text") from None
-        if len(raw) > MAX_SECRET_FILE_BYTES:
-            raise _Unresolvable(f"{what} ({path}) is larger than {MAX_SECRET_FILE_BYTES} bytes")
-        text = text.removesuffix("\n").removesuffix("\r")
-        self._remember(text)
-        return text
-
-    def _remember(self, value: str) -> None:
-        if len(value) >= MIN_SECRET_LENGTH:
-            self.secrets.add(value)

@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "balancewatch.rules.specs": 3,
     "balancewatch.config_errors": 3,
     "balancewatch.yamlload": 3,
+    "balancewatch.yamlsecrets": 3,
     "balancewatch.state": 3,
     "balancewatch.state_schema": 3,
     "balancewatch.rules": 4,

@@ -17,7 +17,8 @@ import pytest
 
 from balancewatch import yamlload
 from balancewatch.model import ConfigError
-from balancewatch.yamlload import MAX_DEPTH, PARSERS, load_yaml, read_yaml, resolve_secrets
+from balancewatch.yamlload import MAX_DEPTH, PARSERS, load_yaml, read_yaml
+from balancewatch.yamlsecrets import resolve_secrets
 
 
 @pytest.fixture(autouse=True, params=["libyaml", "python"])
