@@ -152,9 +152,12 @@ class Daemon:
     async def _shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
         self.sd.stopping()
         log.info("stopping", inflight=len(self.inflight))
-        self._scheduler.shutdown(wait=False)
+        # pause, not shutdown: APScheduler's shutdown() cancels the runs in progress, and
+        # a poll cut off mid-answer would be neither recorded nor retried until restart.
+        self._scheduler.pause()
         if self.inflight:
             await asyncio.wait(list(self.inflight), timeout=STOP_GRACE)
+        self._scheduler.shutdown(wait=False)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -380,7 +383,9 @@ class Daemon:
             self.metrics.outbox.set(await self.db(self.store.outbox_depth))
 
     async def _delivery_loop(self) -> None:
-        while True:
+        # Not `while True`: Python 3.11's wait_for can swallow a cancellation that arrives
+        # as the event is set (a poll finishing during shutdown), and the loop must end.
+        while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake_delivery.wait(), timeout=DELIVERY_TICK)
             self.wake_delivery.clear()

@@ -212,13 +212,18 @@ def test_sigterm_exits_zero_within_the_bound(daemon: Daemon, sim: SimServer) -> 
     """SIGTERM finishes in-flight polls (here a hanging provider) and exits 0 within the grace."""
     sim.set_fault("credits-key-123456", "hang")
     daemon.start()
-    wait_until(lambda: daemon.polls("shop") >= 1, what="first poll")
+    wait_until(lambda: daemon.polls("credits") >= 1, what="first poll")
+    asked = sim.requests_for("credits-key-123456")
+    wait_until(lambda: sim.requests_for("credits-key-123456") > asked, what="a poll in flight")
+    in_flight = daemon.polls("credits") + 1
     started = time.monotonic()
     daemon.signal(signal.SIGTERM)
     assert daemon.proc is not None
     assert daemon.proc.wait(timeout=20) == 0
     assert time.monotonic() - started < 12
     assert daemon.events("stopped")
+    assert daemon.polls("credits") == in_flight  # finished (by its deadline) and recorded
+    assert not [e for e in daemon.events() if "raised an exception" in str(e.get("event"))]
 
 
 def test_sighup_keeps_the_old_config_when_the_new_is_broken(daemon: Daemon, sim: SimServer) -> None:
