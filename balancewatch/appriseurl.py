@@ -40,7 +40,7 @@ def accepts(url: str) -> bool:
             return bool(apprise.Apprise().add(url))
         urls = split(url)
         asset = apprise.AppriseAsset()
-        return bool(urls) and all(_instantiates(one, asset) for one in urls)
+        return bool(urls) and all(_instance(one, asset) is not None for one in urls)
 
 
 def needs_every_plugin(url: str) -> bool:
@@ -67,10 +67,6 @@ def _scheme(url: str) -> str | None:
 
     found = GET_SCHEMA_RE.match(_escaped(url))
     return None if found is None else found.group("schema").lower()
-
-
-def _instantiates(url: str, asset: Any) -> bool:
-    return _instance(url, asset) is not None
 
 
 def instantiate(url: str, asset: Any) -> Any | None:
