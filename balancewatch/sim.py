@@ -40,6 +40,7 @@ from pathlib import Path
 from types import TracebackType
 
 from balancewatch.sim_accounts import OCD_BLOCK_SECONDS, OCD_MAX_ATTEMPTS, SimAccounts
+from balancewatch.sim_admin import admin_response, is_admin
 from balancewatch.sim_faults import FAULTS
 from balancewatch.sim_http import (
     GZIP_BOMB_MIB,
@@ -139,7 +140,10 @@ class SimServer(SimAccounts):
                 return
             if request is None:
                 return
-            response = self._dispatch(request)
+            if is_admin(request.path):
+                response = admin_response(self, request)
+            else:
+                response = self._dispatch(request)
             if not await send_response(reader, writer, response, keep_alive=request.keep_alive):
                 return
 

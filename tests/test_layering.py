@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "balancewatch.sim_wire": 2,
     "balancewatch.sim_faults": 2,
     "balancewatch.sim_accounts": 2,
+    "balancewatch.sim_admin": 2,
     "balancewatch.sim": 2,
     "balancewatch.providers": 3,
     "balancewatch.rules.specs": 3,
