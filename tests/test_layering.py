@@ -32,6 +32,8 @@ LAYERS: dict[str, int] = {
     "balancewatch.sim_accounts": 2,
     "balancewatch.sim_admin": 2,
     "balancewatch.sim": 2,
+    "balancewatch.sim_guide": 2,
+    "balancewatch.sim_cli": 2,
     "balancewatch.providers": 3,
     "balancewatch.rules.specs": 3,
     "balancewatch.config_errors": 3,
