@@ -8,12 +8,20 @@ a demo config (2-second intervals) and a console notifier, and a script moves th
 - ``music-credits`` (Sunor) goes unreachable for a while and comes back;
 - a top-up of ``shop-topups`` resolves its alert.
 
-State lives in a temporary directory that is removed at the end. Ctrl-C ends it cleanly.
+It runs for ``--duration`` seconds (75 by default; the banner says so) and ends by itself
+with "demo finished", exit 0. Ctrl-C stops it sooner: the daemon finishes its in-flight
+polls, the demo says "demo stopped early" and exits 130 (128 + SIGINT, the shell's
+convention for a command interrupted by Ctrl-C; SIGTERM: 143), with no traceback. Either
+way its state lives in a temporary directory that is removed before it exits.
+
+At its start it says how to run the same simulator against a config of one's own
+(``python -m balancewatch.sim``, :mod:`balancewatch.sim_cli`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -142,7 +150,14 @@ async def _scenario(sim: SimServer, speed: float, duration: float, stop: asyncio
         step.act(sim)
 
 
-async def _main(duration: float, speed: float, workdir: Path) -> int:
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    seconds: float
+    stopped_by: signal.Signals | None = None
+
+
+async def _main(duration: float, speed: float, workdir: Path) -> Outcome:
     from balancewatch.config import parse_config
     from balancewatch.daemon import Daemon, utcnow
     from balancewatch.observe import setup_logging
@@ -166,9 +181,18 @@ async def _main(duration: float, speed: float, workdir: Path) -> int:
     daemon = Daemon(config, store, config_path=config_file)
     say(
         f"balancewatch demo: 4 simulated providers on 127.0.0.1:{sim.port}, polled every "
-        f"{interval}s; alerts print below. Ctrl-C to stop."
+        f"{interval}s; alerts print below. It runs for {duration:g} s (--duration); Ctrl-C "
+        f"stops it sooner. State: {workdir} (removed at the end)."
     )
+    say(
+        "Your own config against simulated providers: `python -m balancewatch.sim` serves "
+        "them and prints a config to start from; while it runs, `python -m balancewatch.sim "
+        "set oneclickdz available 950` moves money (--help: faults, more)."
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     running = asyncio.create_task(daemon.main())
+    stopped_by = await _own_stop_signals(daemon.stopping)
     scenario = asyncio.create_task(_scenario(sim, speed, duration, daemon.stopping))
     try:
         await asyncio.wait_for(asyncio.shield(running), timeout=duration)
@@ -179,14 +203,42 @@ async def _main(duration: float, speed: float, workdir: Path) -> int:
     await asyncio.gather(scenario, return_exceptions=True)
     store.close()
     await sim.stop()
-    say("demo finished: that was the whole loop (poll, rules, alert lifecycle, outbox, notify)")
-    return code
+    return Outcome(code, loop.time() - started, stopped_by[0] if stopped_by else None)
+
+
+async def _own_stop_signals(stopping: asyncio.Event) -> list[signal.Signals]:
+    """Take SIGINT/SIGTERM over from the daemon, to tell an early stop from the end.
+
+    ``Daemon.main`` sets its handlers before its first await; one turn of the loop lets it
+    get there, and these replace them (they stop the daemon the same way).
+    """
+    await asyncio.sleep(0)
+    received: list[signal.Signals] = []
+
+    def stop(signum: signal.Signals) -> None:
+        received.append(signum)
+        stopping.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    return received
 
 
 def run(duration: float = 75.0, speed: float = 1.0) -> int:
+    """The demo; exit 0 when it ran its course, 128 + the signal when stopped early."""
     with tempfile.TemporaryDirectory(prefix="balancewatch-demo-") as tmp:
         try:
-            return asyncio.run(_main(duration, speed, Path(tmp)))
-        except KeyboardInterrupt:
-            print(file=sys.stderr)
-            return 0
+            outcome = asyncio.run(_main(duration, speed, Path(tmp)))
+        except KeyboardInterrupt:  # Ctrl-C before the daemon took over the signals
+            outcome = Outcome(130, 0.0, signal.SIGINT)
+    if outcome.stopped_by is None:
+        say("demo finished: that was the whole loop (poll, rules, alert lifecycle, outbox, notify)")
+        return outcome.code
+    name = "Ctrl-C" if outcome.stopped_by == signal.SIGINT else outcome.stopped_by.name
+    print(file=sys.stderr)  # past the ^C the terminal echoed
+    say(
+        f"demo stopped early ({name}) after {outcome.seconds:.0f} s of {duration:g}; "
+        f"its temporary state ({tmp}) is removed"
+    )
+    return 128 + outcome.stopped_by

@@ -17,7 +17,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from balancewatch.model import BALANCE_KINDS, ProviderError, Severity, Snapshot
 
 if TYPE_CHECKING:
-    from prometheus_client import Gauge, Histogram
+    from prometheus_client import CollectorRegistry, Gauge, Histogram
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.registry import Collector
 
 FIRING_SEVERITIES = (Severity.WARNING, Severity.CRITICAL)
 
@@ -64,6 +66,8 @@ class Metrics:
             severity: self.firing.labels(severity.label) for severity in FIRING_SEVERITIES
         }
         self._seconds_by: dict[str, Histogram] = {}
+        self._exposed = CollectorRegistry(auto_describe=False)
+        self._exposed.register(_without_created(self.registry))
 
     def observe_poll(
         self,
@@ -111,7 +115,31 @@ class Metrics:
     def render(self) -> bytes:
         from prometheus_client import generate_latest
 
-        return generate_latest(self.registry)
+        return generate_latest(self._exposed)
+
+
+_HAS_CREATED = ("counter", "histogram", "summary")
+
+
+def _without_created(registry: CollectorRegistry) -> Collector:
+    """A collector serving ``registry`` without the ``*_created`` samples.
+
+    prometheus_client adds a creation timestamp to every counter and histogram child; the
+    text format exports it as a gauge of its own (one more series per account). Its
+    ``disable_created_metrics()`` (all of 0.20+) is process-wide: it would change every
+    other registry in the process too, so the samples are left out here, at render time.
+    """
+    from prometheus_client.registry import Collector as Base
+
+    class WithoutCreated(Base):  # an ABC up to 0.23, a Protocol from 0.24
+        def collect(self) -> Iterable[Metric]:
+            for family in registry.collect():  # fresh objects on every collect()
+                if family.type in _HAS_CREATED:
+                    created = family.name + "_created"
+                    family.samples = [s for s in family.samples if s.name != created]
+                yield family
+
+    return WithoutCreated()
 
 
 class _QuietHandler(WSGIRequestHandler):

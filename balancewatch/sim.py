@@ -3,7 +3,17 @@
 One :class:`SimServer` serves Dhmad, OneClickDz, TheDex and Sunor on a single port. Every
 endpoint answers both bare (``/api/v1/balance``) and under a provider prefix
 (``/dhmad/api/v1/balance``), so ``base_url("dhmad")`` stands in for the real base URL.
-``python -m balancewatch.sim`` (:func:`main`) serves generated accounts until SIGTERM.
+
+From a shell (:mod:`balancewatch.sim_cli`; ``python -m balancewatch.sim --help``)::
+
+    python -m balancewatch.sim                                # accounts, a config to watch them
+    python -m balancewatch.sim config > sim.yaml              # that config, for balancewatch
+    python -m balancewatch.sim set oneclickdz available 950   # while it runs: alert fires
+    python -m balancewatch.sim fault sunor 500                # ... and `fault sunor none`
+
+``set``, ``fault`` and ``show`` go through a control channel on the same port, ``/_sim/``
+(:mod:`balancewatch.sim_admin`: JSON over HTTP, e.g. ``POST /_sim/accounts/oneclickdz``
+with ``{"available": "950"}``).
 
 * A small HTTP/1.1 server on asyncio streams (:mod:`balancewatch.sim_http`): one coroutine
   per connection, keep-alive, ``Content-Length`` bodies; thousands of idle connections
@@ -25,21 +35,17 @@ The public names that moved to those modules (:data:`PROVIDERS`, :data:`FAULTS`,
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import http
-import json
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from pathlib import Path
 from types import TracebackType
 
 from balancewatch.sim_accounts import OCD_BLOCK_SECONDS, OCD_MAX_ATTEMPTS, SimAccounts
+from balancewatch.sim_admin import admin_response, is_admin
 from balancewatch.sim_faults import FAULTS
 from balancewatch.sim_http import (
     GZIP_BOMB_MIB,
@@ -139,7 +145,10 @@ class SimServer(SimAccounts):
                 return
             if request is None:
                 return
-            response = self._dispatch(request)
+            if is_admin(request.path):
+                response = admin_response(self, request)
+            else:
+                response = self._dispatch(request)
             if not await send_response(reader, writer, response, keep_alive=request.keep_alive):
                 return
 
@@ -259,44 +268,11 @@ def generated_accounts(count: int) -> list[tuple[str, str, str | None, Balances]
     return accounts
 
 
-async def _serve_cli(args: argparse.Namespace) -> int:
-    server = SimServer(args.host, args.port)
-    listing: list[dict[str, object]] = []
-    for provider, key, secret, balances in generated_accounts(args.accounts):
-        server.add_account(provider, key, secret=secret, balances=balances)
-        listing.append({"provider": provider, "api_key": key, "secret": secret})
-    await server.start()
-    for entry in listing:
-        entry["base_url"] = server.base_url(str(entry["provider"]))
-    announce: dict[str, object] = {"port": server.port}
-    if args.accounts_file:
-        text = json.dumps(listing) + "\n"
-        await asyncio.to_thread(Path(args.accounts_file).write_text, text, encoding="utf-8")
-        announce["accounts_file"] = str(args.accounts_file)
-    else:
-        announce["accounts"] = listing
-    sys.stdout.write(json.dumps(announce) + "\n")
-    sys.stdout.flush()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await server.stop()
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m balancewatch.sim``: serve generated accounts until SIGTERM/SIGINT."""
-    parser = argparse.ArgumentParser(prog="python -m balancewatch.sim", description=main.__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    parser.add_argument("--accounts", type=int, default=8, help="accounts to generate")
-    parser.add_argument("--accounts-file", help="write the account list here instead of stdout")
-    args = parser.parse_args(argv)
-    if args.accounts < 0:
-        parser.error("--accounts must not be negative")
-    return asyncio.run(_serve_cli(args))
+    """``python -m balancewatch.sim``: serve, or steer a running simulator (:mod:`.sim_cli`)."""
+    from balancewatch.sim_cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

@@ -142,6 +142,26 @@ class SimAccounts:
                 for account in self._accounts.values():
                     account.fault = None
 
+    def resolve(self, name: str) -> str:
+        """The API key ``name`` means: itself, or a provider's name for its first account."""
+        with self._lock:
+            if name in self._accounts:
+                return name
+            for api_key, account in self._accounts.items():
+                if account.provider == name:
+                    return api_key
+        raise KeyError(f"no simulated account {name!r}: give an API key or a provider's name")
+
+    def describe(self, api_key: str | None = None) -> list[dict[str, object]]:
+        """Each account (or just ``api_key``'s): provider, key, secret, balances, fault.
+
+        Amounts are their exact text (``"950.00"``), for JSON readers that would make a
+        float of a number.
+        """
+        with self._lock:
+            keys = list(self._accounts) if api_key is None else [api_key]
+            return [_describe(key, self._account(key)) for key in keys]
+
     def requests_for(self, api_key: str) -> int:
         """Requests that reached this account, faulted and rejected ones included."""
         with self._lock:
@@ -214,6 +234,20 @@ class SimAccounts:
             return error_response(provider, 401, details={"attemptsLeft": left})
         details = {"reason": "unknown or missing api key"} if provider == "thedex" else None
         return error_response(provider, 401, details=details)
+
+
+def _describe(api_key: str, account: _Account) -> dict[str, object]:
+    return {
+        "provider": account.provider,
+        "api_key": api_key,
+        "secret": account.secret,
+        "balances": {
+            currency: {kind: format(amount, "f") for kind, amount in kinds.items()}
+            for currency, kinds in account.balances.items()
+        },
+        "fault": account.fault[0] if account.fault else None,
+        "requests": account.requests,
+    }
 
 
 def _apply_drain(account: _Account) -> None:

@@ -322,6 +322,7 @@ def test_metrics_and_healthz_are_served(daemon: Daemon) -> None:
     assert "balancewatch_poll_duration_seconds_bucket" in text
     assert "balancewatch_outbox_depth" in text
     assert "balancewatch_last_reload_ok 1.0" in text
+    assert "_created" not in text
     with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
         assert response.status == 200
         assert response.read() == b"ok\n"

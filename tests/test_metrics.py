@@ -94,6 +94,36 @@ def test_with_http_each_poll_is_counted_per_account(tmp_path: Path, sim: SimServ
     assert 'balancewatch_alerts_firing{severity="critical"} 0.0' in text
 
 
+def test_metrics_export_no_created_series(tmp_path: Path, sim: SimServer) -> None:
+    """`/metrics` has counters' `_total` and histograms' buckets, but no `*_created` series
+    (prometheus_client's creation timestamps, exported as gauges in the text format)."""
+    daemon = polled_daemon(tmp_path, sim, HTTP.format(port=free_port()))
+    assert daemon.metrics is not None
+    daemon.metrics.observe_poll("shop", "oneclickdz", TransientError("timeout"), 0.5, {})
+    text = daemon.metrics.render().decode()
+    assert "_created" not in text
+    for present in (
+        'balancewatch_polls_total{account="shop"} 3.0',
+        'balancewatch_poll_errors_total{account="shop",kind="transient"} 1.0',
+        'balancewatch_poll_duration_seconds_bucket{le="+Inf",provider="oneclickdz"} 3.0',
+        'balancewatch_poll_duration_seconds_count{provider="oneclickdz"} 3.0',
+        'balancewatch_poll_duration_seconds_sum{provider="oneclickdz"}',
+        "# TYPE balancewatch_deliveries_failed_total counter",
+        "balancewatch_deliveries_failed_total 0.0",
+    ):
+        assert present in text
+
+
+def test_leaving_out_created_series_changes_no_other_registry() -> None:
+    """The filter is ours alone: another registry in the process keeps its `_created`."""
+    from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+    assert b"_created" not in Metrics().render()
+    other = CollectorRegistry()
+    Counter("other_events", "Events", registry=other).inc()
+    assert b"other_events_created" in generate_latest(other)
+
+
 def test_a_failed_poll_counts_as_an_error_of_its_kind() -> None:
     """A failure increments the account's error counter by kind and reports no balance."""
     metrics = Metrics()

@@ -12,17 +12,13 @@ import hashlib
 import hmac
 import json
 import re
-import signal
 import socket
-import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -741,64 +737,3 @@ def test_async_lifecycle_many_concurrent_clients_and_clean_stop() -> None:
     assert result["stop_seconds"] < 0.5
     assert result["errors"] == []
     assert result["leftover"] == set()
-
-
-# ---------------------------------------------------------------- command line
-
-
-def _start_cli(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    root = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "balancewatch.sim", "--port", "0", *args],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    return process, json.loads(process.stdout.readline())
-
-
-def _stop_cli(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=5)
-    finally:
-        assert process.stdout is not None
-        process.stdout.close()
-
-
-def test_cli_serves_generated_accounts_until_sigterm() -> None:
-    """`python -m balancewatch.sim` prints port and accounts, serves them, exits 0 on SIGTERM."""
-    process, announce = _start_cli("--accounts", "8")
-    try:
-        accounts = announce["accounts"]
-        assert len(accounts) == 8
-        assert accounts[0]["api_key"] == "sim-dhmad-0000"
-        assert {a["provider"] for a in accounts} == set(PROVIDERS)
-        dex = next(a for a in accounts if a["provider"] == "thedex")
-        assert dex["secret"] == f"secret-{dex['api_key']}"
-        assert dex["base_url"] == f"http://127.0.0.1:{announce['port']}/thedex"
-        body = thedex_body()
-        headers = {"X-EX-APIKEY": dex["api_key"], **sign(dex["secret"], body)}
-        response = httpx.post(dex["base_url"] + PATHS["thedex"], content=body, headers=headers)
-        assert response.status_code == 200
-    finally:
-        assert _stop_cli(process) == 0
-
-
-def test_cli_writes_large_account_lists_to_a_file(tmp_path: Path) -> None:
-    """--accounts-file receives the list; stdout carries only the port (and the file's path)."""
-    target = tmp_path / "accounts.json"
-    process, announce = _start_cli("--accounts", "1000", "--accounts-file", str(target))
-    try:
-        assert "accounts" not in announce
-        accounts = json.loads(target.read_text())
-        assert len(accounts) == 1000
-        assert accounts[-1]["api_key"] == "sim-sunor-0249"
-        sunor = accounts[-1]
-        response = httpx.get(
-            sunor["base_url"] + PATHS["sunor"], headers={"x-api-key": sunor["api_key"]}
-        )
-        assert response.json()["code"] == 200
-    finally:
-        assert _stop_cli(process) == 0
