@@ -2,33 +2,36 @@
 
 ``Apprise().add(url)`` answers by importing every one of Apprise's plugin modules first
 (about 180, a quarter of a second and most of ``balancewatch validate``'s time).
-:mod:`balancewatch.apprise_schemes` maps each scheme to the class that serves it, for
-the Apprise release it was generated from; :func:`accepts` imports that one class and
-asks it what ``add()`` asks: ``parse_url``, then the constructor, with the ``enabled``
-checks before and after. Anything else goes to ``Apprise().add(url)`` itself: a URL
-without a known scheme (a service's own https:// webhook address, which Apprise
-recognises by scanning every plugin; ``bwconsole://``), or another Apprise release.
+:mod:`balancewatch.apprise_schemes` maps each scheme to the class that serves it, one
+table per supported Apprise release; :func:`accepts` imports that one class and asks it
+what ``add()`` asks: ``parse_url``, then the constructor, with the ``enabled`` checks
+before and after. Anything else goes to ``Apprise().add(url)`` itself: a URL without a
+known scheme (a service's own https:// webhook address, which Apprise recognises by
+scanning every plugin; ``bwconsole://``), or an Apprise release without a table (a
+warning says so, once: it is slower and the daemon keeps ~18 MB more).
 
 A test keeps the answers equal: the table against the installed Apprise's own, and
 :func:`accepts` against ``add()`` on good and bad URLs of every scheme.
 
-Run ``python -m balancewatch.appriseurl`` after an Apprise upgrade to rewrite the table.
+Run ``python -m balancewatch.appriseurl`` with a new Apprise release installed to write
+its table (then list it in ``apprise_schemes.SUPPORTED`` and ``pyproject.toml``).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from balancewatch.apprise_schemes import APPRISE_VERSION, PLUGINS
+from balancewatch import apprise_schemes
 
 _PLUGIN_PACKAGE = "apprise.plugins."
-_SCHEME_PLUGINS = {scheme: path for path, schemes in PLUGINS.items() for scheme in schemes.split()}
 
 
 def accepts(url: str) -> bool:
@@ -45,12 +48,32 @@ def accepts(url: str) -> bool:
 
 def needs_every_plugin(url: str) -> bool:
     """True when :func:`accepts` has Apprise load all its plugins to answer for ``url``."""
-    import apprise
-
-    if apprise.__version__ != APPRISE_VERSION:
+    known = scheme_plugins()
+    if known is None:
         return True
     schemes = [_scheme(one) for one in split(url)]
-    return any(scheme is not None and scheme not in _SCHEME_PLUGINS for scheme in schemes)
+    return any(scheme is not None and scheme not in known for scheme in schemes)
+
+
+@functools.cache
+def scheme_plugins() -> Mapping[str, str] | None:
+    """Scheme -> plugin class (under ``apprise.plugins``) for the installed Apprise, or None
+    (with a warning, once) when balancewatch has no table for that release."""
+    import apprise
+
+    table = apprise_schemes.plugins(apprise.__version__)
+    if table is None:
+        logging.getLogger("balancewatch.notify").warning(
+            "Apprise %s is not a release balancewatch is tested with (%s): notifier URLs are "
+            "checked and sent by loading every Apprise plugin (slower, ~18 MB more); "
+            "install a supported release: pip install 'apprise>=%s,<=%s'",
+            apprise.__version__,
+            ", ".join(apprise_schemes.SUPPORTED),
+            apprise_schemes.SUPPORTED[0],
+            apprise_schemes.SUPPORTED[-1],
+        )
+        return None
+    return {scheme: path for path, schemes in table.items() for scheme in schemes.split()}
 
 
 def split(url: str) -> list[str]:
@@ -85,7 +108,7 @@ def instantiate(url: str, asset: Any) -> Any | None:
 
 
 def _instance(url: str, asset: Any) -> Any | None:
-    """What ``Apprise.instantiate`` does with the plugin serving ``url`` (Apprise 2.2)."""
+    """What ``Apprise.instantiate`` does with the plugin serving ``url`` (Apprise 2.2, 2.3)."""
     scheme = _scheme(url)
     if scheme is None:
         return None
@@ -104,7 +127,9 @@ def _instance(url: str, asset: Any) -> Any | None:
 
 
 def _plugin(scheme: str) -> Any:
-    module, _, name = _SCHEME_PLUGINS[scheme].rpartition(".")
+    known = scheme_plugins()
+    assert known is not None  # only called once needs_every_plugin() said a table knows it
+    module, _, name = known[scheme].rpartition(".")
     return getattr(importlib.import_module(_PLUGIN_PACKAGE + module), name)
 
 
@@ -147,15 +172,16 @@ def installed_plugins() -> dict[str, str]:
 
 
 def table_source() -> str:
-    """The text of :mod:`balancewatch.apprise_schemes` for the installed Apprise."""
+    """The text of the installed Apprise release's table module."""
     import apprise
 
+    version = apprise.__version__
     rows = "".join(f'    "{path}": "{schemes}",\n' for path, schemes in installed_plugins().items())
     return (
-        '"""Apprise\'s schemes and the plugin class serving each, generated by\n'
-        "``python -m balancewatch.appriseurl`` from the installed Apprise; do not edit.\n"
+        f'"""Apprise {version}\'s schemes and the plugin class serving each, generated by\n'
+        "``python -m balancewatch.appriseurl`` from that release; do not edit.\n"
         '"""\n\n'
-        f'APPRISE_VERSION = "{apprise.__version__}"\n\n'
+        f'APPRISE_VERSION = "{version}"\n\n'
         "PLUGINS: dict[str, str] = {\n"
         f"{rows}"
         "}\n"
@@ -163,7 +189,21 @@ def table_source() -> str:
     )
 
 
+def table_path(version: str) -> Path:
+    """Where the table of ``version`` is written."""
+    package = Path(apprise_schemes.__file__).parent
+    return package / f"{apprise_schemes.module_name(version).rpartition('.')[2]}.py"
+
+
 if __name__ == "__main__":
-    target = Path(__file__).with_name("apprise_schemes.py")
+    import apprise
+
+    target = table_path(apprise.__version__)
     target.write_text(table_source())
     print(f"wrote {target}")
+    if apprise.__version__ not in apprise_schemes.SUPPORTED:
+        print(
+            f"now add {apprise.__version__!r} to SUPPORTED in {apprise_schemes.__file__} "
+            "and widen the apprise range in pyproject.toml",
+            file=sys.stderr,
+        )

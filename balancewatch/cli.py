@@ -35,16 +35,18 @@ def utcnow() -> datetime:
 # ---------------------------------------------------------------- helpers
 
 
-def _load(args: argparse.Namespace, *, redact: bool = True) -> Config:
+def _load(args: argparse.Namespace, *, redact: bool = True, secrets: bool = True) -> Config:
     """The config; with ``redact``, its credentials are kept out of what is printed next.
 
     ``validate`` prints only a count after a successful load, so it skips the redaction
-    set (which costs the poller's imports).
+    set (which costs the poller's imports). Commands that neither poll nor send pass
+    ``secrets=False``: an operator runs them without the service's credentials (see
+    :func:`balancewatch.config.parse_config`).
     """
     from balancewatch.config import default_config_path, load_config
 
     path = Path(args.config) if args.config else default_config_path(os.environ)
-    config = load_config(path)
+    config = load_config(path, secrets=secrets)
     if redact:
         from balancewatch.observe import REDACTOR
         from balancewatch.poller import redactable_secrets
@@ -53,14 +55,45 @@ def _load(args: argparse.Namespace, *, redact: bool = True) -> Config:
     return config
 
 
-def _open_store(config: Config, *, must_exist: bool = True) -> Store:
+def _open_store(config: Config, *, must_exist: bool = True, path: Path | None = None) -> Store:
     from balancewatch.config import state_path
     from balancewatch.state import SqliteStore
 
-    path = state_path(config, os.environ)
+    path = path or state_path(config, os.environ)
     if must_exist and not path.exists():
         raise BalancewatchError(f"no state file at {path}: has the daemon run yet?")
+    _check_owner(path)
     return SqliteStore.open(path, now=utcnow())
+
+
+def _check_owner(path: Path) -> None:
+    """Refuse to open another user's state file as root, or one this user cannot write.
+
+    SQLite creates its ``-wal`` and ``-shm`` files as whoever opens the database: root
+    running ``balancewatch status`` on the service's file would leave files the daemon
+    (user ``balancewatch``) can no longer write, and the next poll would fail.
+    """
+    import pwd
+
+    try:
+        owner = path.stat().st_uid
+    except FileNotFoundError:
+        return
+    if owner == os.geteuid() or (os.geteuid() != 0 and os.access(path, os.R_OK | os.W_OK)):
+        return
+    try:
+        name = pwd.getpwuid(owner).pw_name
+    except KeyError:
+        name = str(owner)
+    if os.geteuid() == 0:
+        raise BalancewatchError(
+            f"the state file {path} belongs to user {name}: run this command as that user "
+            f"(sudo -u {name} balancewatch ...), so the daemon can still write it"
+        )
+    raise BalancewatchError(
+        f"cannot read and write the state file {path} (owner {name}): run this command as "
+        f"that user (sudo -u {name} balancewatch ...)"
+    )
 
 
 def _plans(config: Config, only: str | None = None) -> list[Any]:
@@ -153,7 +186,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from balancewatch import reports
 
-    config = _load(args)
+    config = _load(args, secrets=False)
     store = _open_store(config)
     try:
         now = utcnow()
@@ -169,7 +202,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from balancewatch import reports
     from balancewatch.units import parse_duration
 
-    config = _load(args)
+    config = _load(args, secrets=False)
     _account_names(config, args.account)
     store = _open_store(config)
     try:
@@ -188,7 +221,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_silence(args: argparse.Namespace) -> int:
     from balancewatch.units import parse_duration
 
-    config = _load(args)
+    config = _load(args, secrets=False)
     store = _open_store(config, must_exist=False)
     now = utcnow()
     try:
@@ -227,15 +260,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from balancewatch.config import state_path
     from balancewatch.poller import ONE_SHOT_LOOKBACK
     from balancewatch.replay import format_replay, replay
-    from balancewatch.state import SqliteStore
     from balancewatch.units import parse_duration
 
-    config = _load(args)
+    config = _load(args, secrets=False)
     (plan,) = _plans(config, args.account)
     path = Path(args.state) if args.state else state_path(config, os.environ)
     if not path.exists():
         raise BalancewatchError(f"no state file at {path} (use --state to point at one)")
-    store = SqliteStore.open(path, now=utcnow())
+    store = _open_store(config, path=path)
     try:
         start = utcnow() - parse_duration(args.since)
         snaps = store.history(args.account, start)

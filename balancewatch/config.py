@@ -46,7 +46,15 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import BaseModel, SecretStr
 
 from balancewatch.config_check import Checker, M, cross_check
-from balancewatch.config_errors import Lines, Problem, YamlPath, format_problem, line_of, value_at
+from balancewatch.config_errors import (
+    Lines,
+    Problem,
+    YamlPath,
+    format_path,
+    format_problem,
+    line_of,
+    value_at,
+)
 from balancewatch.config_models import (
     ACCOUNT_KEYS,
     SECTIONS,
@@ -176,32 +184,46 @@ def parse_config(
     source: str = "config.yaml",
     environ: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
+    secrets: bool = True,
 ) -> Config:
     """Validate config text; every problem at once as one ConfigError.
 
     ``source`` names the file in messages; ``base_dir`` anchors relative ``file:`` paths
     (the working directory by default); ``environ`` defaults to ``os.environ``.
+
+    ``secrets=False`` is for the commands that neither poll nor send (``status``,
+    ``history``, ``silence``, ``replay``), run by an operator who does not have the
+    service's credentials: a ``${VAR}``, ``file:`` or ``credential:`` that cannot be resolved
+    is kept as written and listed in :attr:`Config.unresolved` instead of being an error,
+    unless the config cannot do without it (``state:`` names the database those commands
+    read; a value the schema refuses as written, such as an ``interval`` or a ``base_url``,
+    is still reported as the missing variable). Notifier URLs are not shown to Apprise.
     """
     env = os.environ if environ is None else environ
     document = read_yaml(text, source)
     resolved = resolve_secrets(document.data, env, base_dir)
-    lines, early = document.lines, [*document.problems, *resolved.problems]
+    deferred = [] if secrets else [p for p in resolved.problems if p.path[:1] != ("state",)]
+    lines = document.lines
+    early = [*document.problems, *(p for p in resolved.problems if p not in deferred)]
     del document  # resolved.data is a copy: the peak of memory is lower without the original
-    checker = Checker(resolved.data, lines)
+    checker = Checker(resolved.data, lines, check_urls=secrets)
     fields = checker.sections()
     if fields:
         cross_check(checker, fields)
-    problems = early + [p for p in checker.problems if not _below_any(p.path, early)]
-    secrets = _collect_secrets(fields, resolved.secrets)
+    later = [p for p in checker.problems if not _below_any(p.path, early)]
+    needed = [d for d in deferred if any(_below_any(p.path, [d]) for p in later)]
+    problems = early + needed + [p for p in later if not _below_any(p.path, deferred)]
+    secrets_found = _collect_secrets(fields, resolved.secrets)
     if problems:
         raw_urls = _strings(checker.data.get("notifiers"))
-        hidden = secrets | {
+        hidden = secrets_found | {
             s for url in raw_urls for s in url_secrets(url) if len(s) >= MIN_SECRET_LENGTH
         }
         hidden -= {str(value_at(resolved.data, p.path)) for p in resolved.problems}
         # (a value that could not be resolved is left as the file wrote it: no secret)
         raise ConfigError(_report(problems, source, lines, hidden), source)
-    return Config.model_validate({**fields, "secrets": secrets})
+    unresolved = tuple(format_path(p.path) for p in deferred)
+    return Config.model_validate({**fields, "secrets": secrets_found, "unresolved": unresolved})
 
 
 def _below_any(path: YamlPath, problems: list[Problem]) -> bool:
@@ -224,8 +246,11 @@ def _strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the file at ``path`` (the one thing ``validate`` and ``run`` do)."""
+def load_config(
+    path: Path | str, *, environ: Mapping[str, str] | None = None, secrets: bool = True
+) -> Config:
+    """Read and validate the file at ``path`` (the one thing ``validate`` and ``run`` do);
+    ``secrets=False``: see :func:`parse_config`."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -237,7 +262,9 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    config = parse_config(text, source=str(path), environ=environ, base_dir=path.parent)
+    config = parse_config(
+        text, source=str(path), environ=environ, base_dir=path.parent, secrets=secrets
+    )
     return config.model_copy(update={"source": path})
 
 

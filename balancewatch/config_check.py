@@ -32,6 +32,7 @@ from balancewatch.config_errors import (
 )
 from balancewatch.config_models import (
     ACCOUNT_KEYS,
+    CHECK_URLS,
     SECTIONS,
     TOP_KEYS,
     Account,
@@ -53,10 +54,11 @@ class Checker:
     mistakes of the next; cross-checks then look only at what names were written.
     """
 
-    def __init__(self, data: Any, lines: Lines) -> None:
+    def __init__(self, data: Any, lines: Lines, *, check_urls: bool = True) -> None:
         self.data = data if isinstance(data, dict) else {}
         self.lines = lines
         self.problems: list[Problem] = []
+        self.context = {CHECK_URLS: check_urls}
         if not isinstance(data, dict):
             self.report((), f"expected a mapping of sections ({', '.join(TOP_KEYS)})")
 
@@ -65,7 +67,7 @@ class Checker:
 
     def model(self, cls: type[M], value: Any, path: YamlPath, data: Any = None) -> M | None:
         try:
-            return cls.model_validate(value)
+            return cls.model_validate(value, context=self.context)
         except ValidationError as exc:
             where = value if data is None else data
             self.problems += pydantic_problems(exc, path, where, cls)

@@ -34,6 +34,7 @@ from pydantic import (
     Field,
     PlainValidator,
     Strict,
+    ValidationInfo,
     field_validator,
 )
 
@@ -131,8 +132,15 @@ class NotifySettings(_Model):
     """A notification still undelivered after this long is dropped (and logged)."""
 
 
-def _check_apprise_url(url: str) -> str:
+CHECK_URLS = "check_urls"
+"""Validation context key: False skips asking Apprise about notifier URLs (commands that
+send nothing load the config without them, and without Apprise)."""
+
+
+def _check_apprise_url(url: str, info: ValidationInfo) -> str:
     """Apprise must be able to use the URL; a typo found at load, not at the first alert."""
+    if info.context is not None and not info.context.get(CHECK_URLS, True):
+        return url
     from balancewatch import appriseurl
     from balancewatch.console import register_console
 
@@ -348,6 +356,10 @@ class Config(_Model):
     secrets: frozenset[str] = frozenset()
     """Every credential value, for log redaction: SecretStr fields, interpolated and file
     values, and Apprise URLs with their token-like parts."""
+    unresolved: tuple[str, ...] = ()
+    """Paths of values whose ``${VAR}``/``file:``/``credential:`` could not be resolved, kept
+    as written: only a config loaded with ``secrets=False`` (for commands that poll and send
+    nothing) has any, and such a config must never poll or notify."""
 
     def account(self, name: str) -> Account:
         """The account called ``name`` (KeyError if there is none)."""

@@ -87,6 +87,8 @@ class Daemon:
         clock: Callable[[], datetime] = utcnow,
         environ: dict[str, str] | None = None,
     ) -> None:
+        if config.unresolved:
+            raise ValueError("a config loaded without its secrets cannot run the daemon")
         self.config = config
         self.store = store
         self.config_path = config_path

@@ -165,3 +165,135 @@ def test_replay_and_status_need_a_state_file(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "no state file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- without the service's secrets
+
+SECRET_CONFIG = """\
+state:
+  path: {db}
+notifiers:
+  ops: "slack://${{SLACK_TOKEN}}/#payments"
+  pager: "tgram://${{TG_BOT}}:${{TG_TOKEN}}/12345"
+accounts:
+  - name: shop
+    provider: oneclickdz
+    api_key: ${{ONECLICKDZ_API_KEY}}
+    base_url: http://127.0.0.1:9
+    rules:
+      - threshold: {{below: {{warning: 5000, critical: 1000}}, clear_margin: 250}}
+      - change: {{drop: {{percent: 20}}}}
+  - name: wallet
+    provider: thedex
+    api_key: credential:thedex_key
+    secret: file:/nonexistent/thedex-secret
+"""
+
+
+@pytest.fixture
+def secret_config(filled: Path, tmp_path: Path) -> Path:
+    """The filled state, with a config whose every credential is unavailable here."""
+    path = tmp_path / "secret.yaml"
+    path.write_text(SECRET_CONFIG.format(db=tmp_path / "state.db"))
+    return path
+
+
+def _without_secrets(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    env["BALANCEWATCH_CONFIG"] = ""
+    return subprocess.run(
+        [sys.executable, "-m", "balancewatch", "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (("status",), "available 900.00 DZD"),
+        (("status", "--json"), '"available": "900.00"'),
+        (("history", "shop", "--since", "1d"), "available 6,000.00 DZD"),
+        (("silence", "--list"), "no active silences"),
+        (("silence", "shop", "--for", "1h", "--reason", "maintenance"), "silence #1: shop"),
+        (("replay", "shop", "--since", "1d"), "[CRITICAL] shop: available 900.00 DZD"),
+    ],
+    ids=["status", "status-json", "history", "silence-list", "silence", "replay"],
+)
+def test_read_only_commands_need_none_of_the_service_secrets(
+    secret_config: Path, args: tuple[str, ...], shown: str
+) -> None:
+    """An operator without the service's environment or credentials can look and mute:
+    unset variables, an unreadable secret file and a missing credential are not errors for
+    commands that neither poll nor send."""
+    result = _without_secrets(secret_config, *args)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert shown in result.stdout
+
+
+def test_commands_that_poll_or_send_still_refuse_missing_secrets(secret_config: Path) -> None:
+    """`validate` (what the unit runs before start and reload) and `check` name every value
+    they cannot resolve."""
+    validate = _without_secrets(secret_config, "validate")
+    check = _without_secrets(secret_config, "check")
+
+    assert validate.returncode == 2
+    assert check.returncode == 3
+    for result in (validate, check):
+        for missing in ("SLACK_TOKEN", "ONECLICKDZ_API_KEY", "thedex_key", "thedex-secret"):
+            assert missing in result.stderr, (missing, result.stderr)
+
+
+def test_a_value_the_read_only_commands_need_is_still_required(
+    filled: Path, tmp_path: Path
+) -> None:
+    """The state path, and a setting the schema cannot take as written, must resolve: the
+    error names the variable, not the placeholder."""
+    text = SECRET_CONFIG.format(db="${STATE_DB}").replace("rules:", "interval: ${POLL}\n    rules:")
+    path = tmp_path / "needs.yaml"
+    path.write_text(text)
+
+    result = _without_secrets(path, "status")
+
+    assert result.returncode == 2
+    assert "state.path: the environment variable STATE_DB is not set" in result.stderr
+    assert "accounts[0].interval: the environment variable POLL is not set" in result.stderr
+    assert "SLACK_TOKEN" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_config_without_its_secrets_never_polls() -> None:
+    """The daemon refuses a config loaded for read-only use (placeholders are no keys)."""
+    from balancewatch.daemon import Daemon
+
+    config = parse_config(SECRET_CONFIG.format(db="memory.db"), environ={}, secrets=False)
+    assert config.unresolved == (
+        "notifiers.ops",
+        "notifiers.pager",
+        "accounts[0].api_key",
+        "accounts[1].api_key",
+        "accounts[1].secret",
+    )
+    with pytest.raises(ValueError, match="without its secrets"):
+        Daemon(config, SqliteStore.open(":memory:", now=T0), config_path=Path("x.yaml"))
+
+
+def test_root_is_told_to_use_the_service_user(filled: Path, tmp_path: Path) -> None:
+    """Root opening the service's state would leave -wal/-shm files the daemon cannot write:
+    it is refused with the command to use instead, and the file is left untouched."""
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root (CI runs as root): it hands the file to another uid")
+    db = tmp_path / "state.db"
+    os.chown(db, 4242, 4242)
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    result = _run(filled, "status")
+
+    assert result.returncode == 1
+    assert "belongs to user 4242" in result.stderr
+    assert "sudo -u 4242 balancewatch" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -12,6 +12,7 @@ import json
 import logging
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,14 +21,15 @@ import httpx
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from balancewatch import apprise_schemes, appriseurl
 from balancewatch.console import register_console
 from balancewatch.providers.base import check_http_url
 
-SCHEMES = sorted(
-    scheme for schemes in apprise_schemes.PLUGINS.values() for scheme in schemes.split()
-)
+SCHEMES = sorted(appriseurl.scheme_plugins() or ())
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 URL_SHAPES = (
     "{s}://",
@@ -50,12 +52,50 @@ def apprise_adds(url: str) -> bool:
 # ---------------------------------------------------------------- Apprise URLs
 
 
-def test_scheme_table_is_the_one_of_the_installed_apprise() -> None:
-    """After an Apprise upgrade, `python -m balancewatch.appriseurl` rewrites the table."""
-    written = Path(apprise_schemes.__file__).read_text()
+def test_the_installed_apprise_has_its_own_scheme_table() -> None:
+    """The table shipped for this release is what `python -m balancewatch.appriseurl` writes
+    from it (CI runs this with the newest and the oldest supported Apprise)."""
+    assert apprise.__version__ in apprise_schemes.SUPPORTED
+    written = appriseurl.table_path(apprise.__version__).read_text()
 
     assert appriseurl.table_source() == written
-    assert apprise.__version__ == apprise_schemes.APPRISE_VERSION
+
+
+def test_the_supported_releases_are_exactly_what_pyproject_allows() -> None:
+    """A fresh install can only pick an Apprise that has a table: the range in pyproject.toml
+    runs from the oldest supported release to the newest, both included."""
+    dependencies = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    (apprise_spec,) = [Requirement(d) for d in dependencies if d.startswith("apprise")]
+
+    assert str(apprise_spec.specifier) == ",".join(
+        sorted([f">={apprise_schemes.SUPPORTED[0]}", f"<={apprise_schemes.SUPPORTED[-1]}"])
+    )
+    assert list(apprise_schemes.SUPPORTED) == sorted(apprise_schemes.SUPPORTED, key=Version)
+    for version in apprise_schemes.SUPPORTED:
+        assert apprise_spec.specifier.contains(version)
+        table = apprise_schemes.plugins(version)
+        assert table is not None
+        assert len(table) > 150, version
+
+
+ON_ANOTHER_RELEASE = """\
+import apprise, json, sys
+apprise.__version__ = "9.9.9"  # a release balancewatch has no table for
+from balancewatch import appriseurl
+print(json.dumps([appriseurl.accepts("json://localhost/hook"), appriseurl.accepts("json://")]))
+"""
+
+
+def test_an_apprise_without_a_table_is_slower_but_said_and_still_right() -> None:
+    """Installed by hand outside the range, Apprise judges every URL itself (all plugins
+    loaded) and a warning says so: never a quiet slowdown, never a wrong answer."""
+    done = subprocess.run(
+        [sys.executable, "-c", ON_ANOTHER_RELEASE], capture_output=True, text=True, check=True
+    )
+
+    assert json.loads(done.stdout) == [True, False]
+    assert "Apprise 9.9.9 is not a release balancewatch is tested with" in done.stderr
+    assert done.stderr.count("is not a release") == 1
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
