@@ -2,9 +2,10 @@
 
 Debian's systemd boots as PID 1 of its own namespaces (:mod:`tests.systemd_machine`), the
 program is pip-installed (not editable) into /opt/balancewatch with Debian's python3, and
-the documented commands run in order: the user, the directories and their modes, the
-credential with its drop-in, the env file, the check before starting, the unit. Every
-command taken from the docs is asserted to be there, word for word, so the two cannot drift.
+the documented commands run in order (:mod:`tests.systemd_install`): the user, the
+directories and their modes, the credential with its drop-in, the env file, the check
+before starting, the unit. Every command taken from the docs is asserted to be there, word
+for word, so the two cannot drift.
 
 The simulator serves the providers on loopback in this process; the namespace shares the
 network, so the sandboxed daemon polls it. Needs root (CI runs as root), Debian's
@@ -15,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,147 +24,26 @@ import pytest
 
 from balancewatch.sim import SimServer
 from balancewatch.units import parse_duration
-from tests.systemd_machine import PATH, SYSTEMD, Machine, boot
+from tests.systemd_install import (
+    BIN,
+    CONFIG,
+    ONECLICK_KEY,
+    SUNOR_KEY,
+    config_text,
+    documented,
+    install,
+    require_root_and_tools,
+    stage_checkout,
+)
+from tests.systemd_machine import PATH, Machine, boot
 
 pytestmark = [
     pytest.mark.timeout(300),  # the module's first test also pays for the pip install
     pytest.mark.xdist_group("systemd"),  # with --dist loadgroup: one boot, one install
 ]
 
-REPO = Path(__file__).resolve().parents[1]
-DOCS = (REPO / "docs" / "service.md").read_text()
 UNIT = "balancewatch"
-BIN = "/opt/balancewatch/bin/balancewatch"
-CONFIG = "/etc/balancewatch/config.yaml"
-ONECLICK_KEY = "ocd-systemd-test-key"
-SUNOR_KEY = "sunor-systemd-test-key"
 NO_SECRETS = {"PATH": PATH, "LANG": "C.UTF-8"}
-
-
-def documented(command: str, **placeholders: str) -> str:
-    """``command`` as docs/service.md writes it, with its placeholders filled in."""
-    assert command in DOCS, f"docs/service.md no longer says: {command}"
-    for placeholder, value in placeholders.items():
-        command = command.replace(placeholder, value)
-    return command
-
-
-def config_text(sim: SimServer, *, sunor: bool = False, broken: bool = False) -> str:
-    """The operator's edit of the example: one account by credential, one by env variable."""
-    text = textwrap.dedent(f"""\
-        state:
-          path: /var/lib/balancewatch/state.db
-        defaults:
-          interval: 2s
-          timeout: 1s
-        accounts:
-          - name: oneclick-main
-            provider: oneclickdz
-            api_key: credential:oneclickdz_api_key
-            base_url: {sim.base_url("oneclickdz")}
-        """)
-    if sunor:
-        text += textwrap.indent(
-            textwrap.dedent(f"""\
-                - name: sunor-credits
-                  provider: sunor
-                  api_key: ${{SUNOR_API_KEY}}
-                  base_url: {sim.base_url("sunor")}
-                """),
-            "  ",
-        )
-    return text + ("bogus: 1\n" if broken else "")
-
-
-def _require_root_and_tools() -> None:
-    if os.geteuid() != 0:
-        pytest.fail(
-            "tests/test_systemd_unit.py boots systemd in its own namespaces and needs root "
-            "(CI runs as root): run it as root"
-        )
-    tools = ("unshare", "nsenter", "setpriv", "runuser")
-    missing = [
-        package
-        for package, present in (
-            ("systemd", SYSTEMD.exists()),
-            ("python3-venv", any(Path("/usr/lib").glob("python3*/ensurepip/__init__.py"))),
-            ("util-linux", all(shutil.which(tool) for tool in tools)),
-        )
-        if not present
-    ]
-    if missing:
-        pytest.fail(f"missing Debian package(s): {', '.join(missing)} (.ci/run installs them)")
-
-
-def _stage_checkout(target: Path) -> None:
-    """A copy of the checkout: pip builds in the source tree, and must not write in ours."""
-    target.mkdir()
-    for name in ("pyproject.toml", "README.md", "config.example.yaml"):
-        shutil.copy(REPO / name, target / name)
-    for name in ("balancewatch", "docs", "systemd"):
-        shutil.copytree(REPO / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-
-
-def _install(machine: Machine, sim: SimServer) -> None:
-    """docs/service.md §1-§6 up to the start, in order."""
-    documented("apt-get install -y python3 python3-venv")
-    machine.must("dpkg -s python3 python3-venv >/dev/null")
-    machine.must(documented("/usr/bin/python3 -m venv /opt/balancewatch"))
-    pip = documented(
-        "/opt/balancewatch/bin/pip install /path/to/balancewatch",
-        **{"/path/to/balancewatch": "/run/bwtest/src"},
-    )
-    machine.must(pip, timeout=240)
-    assert "balancewatch" in machine.must(documented(f"{BIN} --version")).stdout
-    docs = machine.must("ls /opt/balancewatch/share/doc/balancewatch").stdout.split()
-    assert docs == ["README.md", "service.md"], "the files the unit's Documentation= names"
-
-    machine.must(
-        documented(
-            "useradd --system --user-group --no-create-home --home-dir /nonexistent "
-            "--shell /usr/sbin/nologin balancewatch"
-        )
-    )
-    machine.must(documented("install -d -o root -g balancewatch -m 0750 /etc/balancewatch"))
-    example = "/opt/balancewatch/share/balancewatch/config.example.yaml"
-    machine.must(documented(f"install -o root -g balancewatch -m 0640 {example} {CONFIG}"))
-    machine.write(CONFIG, config_text(sim, sunor=True))  # the $EDITOR step
-
-    machine.must(documented("install -d -o root -g root -m 0700 /etc/balancewatch/credentials"))
-    credential = "/etc/balancewatch/credentials/oneclickdz_api_key"
-    key = {"the-oneclickdz-key": ONECLICK_KEY}
-    machine.must(documented(f"printf '%s' 'the-oneclickdz-key' > {credential}", **key))
-    machine.must(documented("chmod 0600 /etc/balancewatch/credentials/*"))
-    dropins = "/etc/systemd/system/balancewatch.service.d"
-    machine.must(documented(f"install -d {dropins}"))
-    dropin = documented(f"[Service]\nLoadCredential=oneclickdz_api_key:{credential}\n")
-    machine.must(documented(f"cat > {dropins}/credentials.conf"), input=dropin)
-    machine.must(documented("install -o root -g root -m 0600 /dev/null /etc/balancewatch/env"))
-    machine.must(documented("cat >> /etc/balancewatch/env"), input=f"SUNOR_API_KEY={SUNOR_KEY}\n")
-
-    _check_before_starting(machine)
-
-    unit_file = "/opt/balancewatch/share/balancewatch/balancewatch.service"
-    machine.must(documented(f"install -m 0644 {unit_file} /etc/systemd/system/"))
-    installed = machine.root / "etc/systemd/system/balancewatch.service"
-    assert installed.read_bytes() == (REPO / "systemd" / "balancewatch.service").read_bytes()
-    machine.must(documented("systemctl daemon-reload"))
-
-
-def _check_before_starting(machine: Machine) -> None:
-    """§5 as root, with the secrets exported as documented; it must leave no state behind."""
-    script = "\n".join(
-        documented(line)
-        for line in (
-            "set -a; . /etc/balancewatch/env; set +a",
-            "export CREDENTIALS_DIRECTORY=/etc/balancewatch/credentials",
-            f"{BIN} validate -c {CONFIG}",
-            f"{BIN} check -c {CONFIG}",
-        )
-    )
-    machine.must(script)
-    leftover = machine.sh("test -e /var/lib/balancewatch")
-    assert leftover.returncode != 0, "check as root created /var/lib/balancewatch"
 
 
 @pytest.fixture(scope="module")
@@ -180,11 +58,11 @@ def simulator() -> Iterator[SimServer]:
 @pytest.fixture(scope="module")
 def machine(simulator: SimServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
     """One booted systemd with balancewatch installed as documented, for the whole module."""
-    _require_root_and_tools()
+    require_root_and_tools()
     work = tmp_path_factory.mktemp("systemd")
-    _stage_checkout(work / "src")
+    stage_checkout(work / "src")
     with boot(work) as booted:
-        _install(booted, simulator)
+        install(booted, simulator)
         yield booted
 
 
@@ -283,7 +161,8 @@ def test_a_reload_refuses_a_broken_config_and_the_running_one_keeps_polling(
     assert reload.returncode != 0, reload.text
     assert f"{CONFIG}:11: bogus: unknown key 'bogus'" in unit.journal(UNIT, cursor)
     assert unit.show(UNIT, "ActiveState")["ActiveState"] == "active"
-    assert not [e for e in unit.events(UNIT, cursor) if e.get("event") == "reload_failed"]
+    events = {e.get("event") for e in unit.events(UNIT, cursor)}
+    assert not events & {"reloaded", "reload_failed"}, "the daemon got a SIGHUP"
     _polled(unit, simulator, ONECLICK_KEY, simulator.requests_for(ONECLICK_KEY))
 
 
@@ -339,7 +218,9 @@ def test_everyday_commands_run_as_the_service_user_without_any_secret(
         return result.stdout
 
     assert "oneclick-main" in as_service_user("status")
-    assert "oneclick-main" in as_service_user("history oneclick-main --since 1d --csv")
+    history = as_service_user("history oneclick-main --since 1d --csv").splitlines()
+    assert history[0] == "taken_at,currency,available,pending,held,total"
+    assert history[1:], "the polls the service recorded"
     silenced = as_service_user('silence oneclick-main --for 2h --reason "bank migration"')
     assert silenced.startswith("silence #")
     assert "bank migration" in as_service_user("status")
@@ -362,7 +243,7 @@ def test_the_test_boot_leaves_the_host_untouched(tmp_path: Path) -> None:
     """What systemd and the install do inside (a user, files in /tmp, /etc, /var, /opt,
     /run, /dev) stays inside: the host's /tmp is not even visible there, and after the
     teardown the host's accounts, /dev and mount table are as they were."""
-    _require_root_and_tools()
+    require_root_and_tools()
     before = _fingerprint()
     fd, canary = tempfile.mkstemp(prefix="balancewatch-canary-", dir="/tmp")
     os.close(fd)
