@@ -31,22 +31,30 @@ def test_unit_exposure_score_is_at_most_1_5() -> None:
 
 
 def test_unit_declares_what_the_service_relies_on() -> None:
-    """Type=notify with a watchdog, state and config directories, a validated reload."""
-    text = UNIT.read_text()
+    """Type=notify with a watchdog, a static user, state and config directories, a
+    validated reload, no restart on a config error. tests/test_systemd_unit.py runs it."""
+    lines = UNIT.read_text().splitlines()
     for line in (
         "Type=notify",
-        "WatchdogSec=",
+        "WatchdogSec=60s",
+        "User=balancewatch",
+        "Group=balancewatch",
         "StateDirectory=balancewatch",
         "ConfigurationDirectory=balancewatch",
-        "EnvironmentFile=",
-        "LoadCredential=",
-        "ExecReload=/opt/balancewatch/bin/balancewatch validate",
+        "EnvironmentFile=-/etc/balancewatch/env",
+        "#   LoadCredential=oneclickdz_api_key:/etc/balancewatch/credentials/oneclickdz_api_key",
+        "ExecReload=+/usr/bin/env CREDENTIALS_DIRECTORY=/proc/1/root%d "
+        "/opt/balancewatch/bin/balancewatch validate -c ${CONFIGURATION_DIRECTORY}/config.yaml",
         "ExecReload=/bin/kill -HUP $MAINPID",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=2",
+        "Documentation=file:/opt/balancewatch/share/doc/balancewatch/service.md",
         "MemoryDenyWriteExecute=yes",
         "SystemCallFilter=@system-service",
         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
     ):
-        assert line in text, line
+        assert line in lines, line
+    assert not [line for line in lines if line.startswith(("DynamicUser=", "ExecStartPre="))]
 
 
 @pytest.fixture
