@@ -6,7 +6,9 @@ first, so one broken account does not hide the mistakes of the next. An account'
 are split between the common ones (:data:`~balancewatch.config_models.ACCOUNT_KEYS`) and
 its provider's ``Settings``. :func:`cross_check` then looks at what spans several keys:
 duplicate account names and rule ids, routes naming notifiers or accounts that do not
-exist, a ``timeout`` not shorter than its ``interval``.
+exist, a ``timeout`` not shorter than its ``interval``, a rule's look-back window shorter
+than the poll interval. The limits are read from every value that parsed, so they are
+reported in the same run as a broken key beside them.
 
 The models themselves are :mod:`balancewatch.config_models`; putting it all together
 into a :class:`~balancewatch.config_models.Config` is :mod:`balancewatch.config`.
