@@ -33,7 +33,7 @@ from balancewatch.poller import (
 )
 from balancewatch.providers.base import make_client
 from balancewatch.records import Store
-from balancewatch.units import format_amount
+from balancewatch.units import format_amount, plain_decimal
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 
@@ -89,7 +89,7 @@ def exit_code(results: Sequence[AccountResult]) -> int:
 
 def _amount(value: Decimal | None) -> str | None:
     """Plain decimal text with the provider's scale: ``0.00000000``, never ``0E-8``."""
-    return None if value is None else format(value, "f")
+    return None if value is None else plain_decimal(value)
 
 
 def to_json(results: Sequence[AccountResult]) -> str:

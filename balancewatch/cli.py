@@ -19,6 +19,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from balancewatch import __version__
+from balancewatch.cli_args import (
+    CHECK_UNKNOWN,
+    Parser,
+    common_options,
+    demo_seconds,
+    demo_speed,
+    duration,
+    silence_id,
+    silence_problem,
+    state_file,
+    usage_exit_for,
+)
 from balancewatch.model import BalancewatchError, ConfigError
 
 if TYPE_CHECKING:
@@ -309,59 +321,79 @@ def _print_problems(error: ConfigError) -> None:
         print(f"config error: {line}", file=sys.stderr)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", default=argparse.SUPPRESS, help="config file")
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
-    common.add_argument("--log-level", default=argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(
+def build_parser(usage_exit: int = EXIT_CONFIG) -> argparse.ArgumentParser:
+    """The whole command line; every value is checked by its type (:mod:`.cli_args`).
+
+    ``usage_exit`` is the exit code of a usage error found before the command is known
+    (:func:`.cli_args.usage_exit_for`); ``check``'s own parser always says UNKNOWN.
+    """
+    common = common_options()
+    parser = Parser(
         prog="balancewatch",
         description="Watch prepaid balances; alert before the money runs out.",
         parents=[common],
     )
+    parser.usage_exit = usage_exit
     parser.add_argument("--version", action="version", version=f"balancewatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], text: str) -> Any:
         p = sub.add_parser(name, parents=[common], help=text, description=text)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, command_parser=p)
         return p
 
     add("run", cmd_run, "run the daemon")
     p = add("check", cmd_check, "poll now, evaluate, notify nothing (exit 0/1/2/3)")
-    p.add_argument("--account")
-    p.add_argument("--json", action="store_true")
+    p.usage_exit = CHECK_UNKNOWN
+    p.add_argument("--account", metavar="NAME", help="poll only this account (even if disabled)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     add("validate", cmd_validate, "check the config and exit")
     p = add("status", cmd_status, "last balances, firing alerts, silences, outbox")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p = add("history", cmd_history, "recorded balances of one account")
-    p.add_argument("account")
-    p.add_argument("--since", default="7d")
+    p.add_argument("account", help="account name, as in the config")
+    since = "how far back, e.g. 30m, 12h, 7d, 2w (default: %(default)s)"
+    p.add_argument("--since", type=duration, default="7d", metavar="DURATION", help=since)
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true")
-    fmt.add_argument("--csv", action="store_true")
+    fmt.add_argument("--json", action="store_true", help="print a JSON list of polls")
+    fmt.add_argument("--csv", action="store_true", help="print CSV, one row per poll and currency")
     p = add("silence", cmd_silence, "mute notifications for a while; --list, --lift ID")
     p.add_argument("account", nargs="?", help="account name, or * for all")
-    p.add_argument("--rule")
-    p.add_argument("--for", dest="duration")
-    p.add_argument("--reason")
-    p.add_argument("--list", action="store_true")
-    p.add_argument("--lift", type=int, metavar="ID")
+    p.add_argument("--rule", metavar="ID", help="mute only this rule id (default: all rules)")
+    p.add_argument(
+        "--for",
+        dest="duration",
+        type=duration,
+        metavar="DURATION",
+        help="how long, e.g. 30m, 2h, 1d (required for a new silence)",
+    )
+    p.add_argument("--reason", metavar="TEXT", help="shown in status and silence --list")
+    p.add_argument("--list", action="store_true", help="list the active silences")
+    p.add_argument("--lift", type=silence_id, metavar="ID", help="end silence #ID now")
     p = add("replay", cmd_replay, "run the config's rules over recorded history")
-    p.add_argument("account")
-    p.add_argument("--since", default="30d")
-    p.add_argument("--state", help="state file to read (default: the config's)")
+    p.add_argument("account", help="account name, as in the config")
+    p.add_argument("--since", type=duration, default="30d", metavar="DURATION", help=since)
+    p.add_argument(
+        "--state",
+        type=state_file,
+        metavar="FILE",
+        help="state file to read (default: the config's)",
+    )
     p = add("notify-test", cmd_notify_test, "send a test message through each notifier")
-    p.add_argument("--notifier")
+    p.add_argument("--notifier", metavar="NAME", help="only this notifier (default: every one)")
     p = add("demo", cmd_demo, "watch simulated providers drain, no keys or network needed")
-    p.add_argument("--duration", type=float, default=75.0, help="seconds (default 75)")
-    p.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument("--duration", type=demo_seconds, default=75.0, help="seconds (default 75)")
+    # A test knob (the scenario runs faster): checked like any option, but not advertised.
+    p.add_argument("--speed", type=demo_speed, default=1.0, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(usage_exit_for(words)).parse_args(words)
+    problem = silence_problem(args) if args.command == "silence" else None
+    if problem:
+        args.command_parser.error(problem)
     for name, default in (("config", None), ("debug", False), ("log_level", None)):
         if not hasattr(args, name):
             setattr(args, name, default)

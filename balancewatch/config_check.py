@@ -6,7 +6,9 @@ first, so one broken account does not hide the mistakes of the next. An account'
 are split between the common ones (:data:`~balancewatch.config_models.ACCOUNT_KEYS`) and
 its provider's ``Settings``. :func:`cross_check` then looks at what spans several keys:
 duplicate account names and rule ids, routes naming notifiers or accounts that do not
-exist, a ``timeout`` not shorter than its ``interval``.
+exist, a ``timeout`` not shorter than its ``interval``, a rule's look-back window shorter
+than the poll interval. The limits are read from every value that parsed, so they are
+reported in the same run as a broken key beside them.
 
 The models themselves are :mod:`balancewatch.config_models`; putting it all together
 into a :class:`~balancewatch.config_models.Config` is :mod:`balancewatch.config`.
@@ -18,7 +20,7 @@ import re
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from balancewatch.config_errors import (
     NAME_PATTERN,
@@ -41,7 +43,9 @@ from balancewatch.config_models import (
     Route,
     one_or_many,
 )
+from balancewatch.fields import PositiveDuration
 from balancewatch.providers.base import ProviderSettings, get_provider, registry
+from balancewatch.rules.specs import RunwayRule
 from balancewatch.units import format_duration
 
 M = TypeVar("M", bound=BaseModel)
@@ -157,7 +161,12 @@ class Checker:
 
 
 def cross_check(checker: Checker, fields: dict[str, Any]) -> None:
-    """Names that refer to each other, and limits that span several keys."""
+    """Names that refer to each other, and limits that span several keys.
+
+    The limits are judged on every value that parsed, read from the document itself: a
+    ``timeout`` not shorter than its ``interval`` is reported in the same run as an
+    unknown key beside it or a broken rule of the same account, not after those are fixed.
+    """
     account_names = _check_account_names(checker)
     notifier_names = set(checker.data.get("notifiers") or {})
     for index, route in enumerate(fields["routes"]):
@@ -167,16 +176,77 @@ def cross_check(checker: Checker, fields: dict[str, Any]) -> None:
             _check_refs(
                 checker, (*path, "match", "account"), route.match.account, account_names, "account"
             )
-    defaults = fields.get("defaults", Defaults())
-    if defaults is None:
-        return
-    _check_timeout(checker, ("defaults",), defaults.timeout, defaults.interval)
+    _check_timing(checker)
     for index, account in enumerate(fields["accounts"]):
         if account is not None:
-            plan = account.effective(defaults)
-            if account.timeout or account.interval:
-                _check_timeout(checker, ("accounts", index), plan.timeout, plan.interval)
             _check_rule_ids(checker, index, account)
+
+
+Timing = dict[str, timedelta | None]
+"""``interval`` and ``timeout`` as far as they are known (None: missing or broken)."""
+
+_POSITIVE_DURATION: TypeAdapter[timedelta] = TypeAdapter(PositiveDuration)
+
+WINDOWS = {"change": "within", "held_increase": "within", "runway": "window"}
+"""The rules that look back over a window, and the key that sets it."""
+
+
+def _duration(value: Any) -> timedelta | None:
+    """A positive duration, or None if it does not parse (reported where it is checked)."""
+    try:
+        return _POSITIVE_DURATION.validate_python(value)
+    except ValidationError:
+        return None
+
+
+def _timing(raw: Any, inherited: Timing) -> Timing:
+    """``inherited``, overridden by what ``raw`` sets; unknown if ``raw`` is no mapping."""
+    if not isinstance(raw, dict):
+        return dict.fromkeys(inherited)
+    return {key: _duration(raw[key]) if key in raw else inherited[key] for key in inherited}
+
+
+def _check_timing(checker: Checker) -> None:
+    built_in = Defaults()
+    defaults = checker.data.get("defaults")
+    base: Timing = {"interval": built_in.interval, "timeout": built_in.timeout}
+    if defaults is not None:
+        base = _timing(defaults, base)
+        _check_timeout(checker, ("defaults",), base)
+    raw_accounts = checker.data.get("accounts")
+    for index, raw in enumerate(raw_accounts if isinstance(raw_accounts, list) else []):
+        if not isinstance(raw, dict):
+            continue
+        timing = _timing(raw, base)
+        if "timeout" in raw or "interval" in raw:
+            _check_timeout(checker, ("accounts", index), timing)
+        if timing["interval"] is not None:
+            _check_windows(checker, ("accounts", index), raw.get("rules"), timing["interval"])
+
+
+def _check_windows(checker: Checker, path: YamlPath, rules: Any, interval: timedelta) -> None:
+    """A look-back window shorter than the poll interval holds no earlier poll: never fires."""
+    for position, entry in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(entry, dict) or len(entry) != 1:
+            continue
+        ((rule_type, spec),) = entry.items()
+        key = WINDOWS.get(rule_type)
+        if key is None or not isinstance(spec, dict):
+            continue
+        rule_path = (*path, "rules", position, rule_type)
+        if key in spec:
+            window = _duration(spec[key])
+        else:
+            window = RunwayRule.model_fields[key].default if rule_type == "runway" else None
+        if window is not None and window < interval:
+            where = (*rule_path, key) if key in spec else rule_path
+            default = "" if key in spec else ", the default"
+            checker.report(
+                where,
+                f"'{key}' ({format_duration(window)}{default}) must be at least the poll "
+                f"'interval' ({format_duration(interval)}): no earlier poll falls inside it, "
+                "so the rule cannot fire",
+            )
 
 
 def _check_account_names(checker: Checker) -> set[str]:
@@ -209,10 +279,9 @@ def _check_refs(
             checker.report(where, f"no {what} named {name[:40]!r}{hint}")
 
 
-def _check_timeout(
-    checker: Checker, path: YamlPath, timeout: timedelta, interval: timedelta
-) -> None:
-    if timeout < interval:
+def _check_timeout(checker: Checker, path: YamlPath, timing: Timing) -> None:
+    timeout, interval = timing["timeout"], timing["interval"]
+    if timeout is None or interval is None or timeout < interval:
         return
     raw = value_at(checker.data, path)
     key = "timeout" if isinstance(raw, dict) and "timeout" in raw else "interval"

@@ -12,7 +12,7 @@ from typing import Any
 
 from balancewatch.model import BALANCE_KINDS, Snapshot
 from balancewatch.records import AlertState, Health, Silence, Store
-from balancewatch.units import format_amount, format_duration
+from balancewatch.units import format_amount, format_duration, plain_decimal
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -20,7 +20,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    """The JSON/CSV form of an amount, the same as ``check --json`` writes."""
+    return None if value is None else plain_decimal(value)
 
 
 def status_data(store: Store, accounts: Sequence[str], now: datetime) -> dict[str, Any]:

@@ -110,6 +110,22 @@ def parse_percent(text: str | int | Decimal) -> Decimal:
     return value
 
 
+def plain_decimal(amount: Decimal) -> str:
+    """An amount as machine-readable text: every digit, positional, never an exponent.
+
+    The one form of an amount in JSON and CSV, so every command writes the same thing:
+    ``Decimal('0E-8')`` -> ``0.00000000`` (the provider's scale kept), ``Decimal('1E+3')``
+    -> ``1000``, ``Decimal('-0.5')`` -> ``-0.5``. Nothing is rounded: the text parses back
+    to an equal Decimal. A negative zero loses its sign (``-0.00`` would read like a
+    debt, and it equals zero anyway).
+    """
+    if not amount.is_finite():
+        raise ValueError(f"{amount} is not a finite amount")
+    if amount.is_zero():
+        amount = amount.copy_abs()
+    return format(amount, "f")
+
+
 CURRENCY_PLACES: dict[str, int] = {
     "TND": 3,
     "DZD": 2,

@@ -81,12 +81,20 @@ class _Resolver:
         return self.interpolate(text)
 
     def interpolate(self, text: str, *, remember: bool = True) -> str:
-        """Replace ``${...}``; ``remember`` is off for file paths, which are not secret."""
+        """Replace ``${...}``; ``remember`` is off for file paths, which are not secret.
+
+        Every missing variable of the value is named at once (``"${HOST}:${PORT}"`` with
+        both unset names both), so fixing one does not reveal the next.
+        """
         if "${" not in text:
             return text
-        return _REFERENCE.sub(lambda match: self._substitute(match, remember), text)
+        missing: list[str] = []
+        result = _REFERENCE.sub(lambda match: self._substitute(match, remember, missing), text)
+        if missing:
+            raise _Unresolvable(_not_set(missing))
+        return result
 
-    def _substitute(self, match: re.Match[str], remember: bool) -> str:
+    def _substitute(self, match: re.Match[str], remember: bool, missing: list[str]) -> str:
         if match.group(0) == "$${":
             return "${"
         name = match.group("name")
@@ -97,7 +105,9 @@ class _Resolver:
         if default is not None and not value:
             return default
         if value is None:
-            raise _Unresolvable(f"the environment variable {name} is not set")
+            if name not in missing:
+                missing.append(name)
+            return match.group(0)
         if remember:
             self._remember(value)
         return value
@@ -131,3 +141,10 @@ class _Resolver:
     def _remember(self, value: str) -> None:
         if len(value) >= MIN_SECRET_LENGTH:
             self.secrets.add(value)
+
+
+def _not_set(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"the environment variable {names[0]} is not set"
+    listed = f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"the environment variables {listed} are not set"

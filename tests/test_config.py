@@ -440,6 +440,26 @@ def test_a_missing_environment_variable_is_named_with_its_path_and_line() -> Non
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "environ", "named"),
+    [
+        pytest.param("${HOST}:${PORT}", {}, "variables HOST and PORT are", id="two"),
+        pytest.param("${A}${B}${C}", {"B": "bee"}, "variables A and C are", id="two-of-three"),
+        pytest.param("${A}/${B}/${C}", {}, "variables A, B and C are", id="three"),
+        pytest.param("${A}-${A}", {}, "variable A is", id="one-used-twice"),
+        pytest.param("file:${DIR}/${NAME}", {}, "variables DIR and NAME are", id="file-path"),
+    ],
+)
+def test_every_missing_variable_of_one_value_is_named_at_once(
+    value: str, environ: dict[str, str], named: str
+) -> None:
+    """A value with several unset variables names them all (once each), in one problem."""
+    text = f'accounts:\n  - name: a\n    provider: dhmad\n    api_key: "{value}"\n'
+    assert one_problem(text, environ) == (
+        f"config.yaml:4: accounts[0].api_key: the environment {named} not set"
+    )
+
+
 def test_environment_defaults_and_the_dollar_brace_escape() -> None:
     """``${X:-default}`` gives a default; ``$${`` writes a literal ``${``."""
     config = parse(

@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
     "balancewatch.daemon_cache": 8,
     "balancewatch.daemon": 9,
     "balancewatch.demo": 10,
+    "balancewatch.cli_args": 11,
     "balancewatch.cli": 11,
     "balancewatch.__main__": 12,
 }

@@ -593,7 +593,6 @@ RUNWAY = {"runway": {"under": {"warning": "3d", "critical": "1d"}}}
         pytest.param({"above": {"critical": 1000}}, None, id="above-is-not-a-floor"),
         pytest.param({"below": {"critical": 1000}, "balance": "total"}, None, id="other-kind"),
         pytest.param({"below": {"critical": 1000}, "currency": "EUR"}, None, id="other-currency"),
-        pytest.param({"below": {"critical": -500}}, -500, id="overdraft-floor"),
     ],
 )
 def test_runway_floor_is_the_critical_below_level_on_the_same_kind(

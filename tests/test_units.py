@@ -6,12 +6,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from balancewatch.units import (
     format_amount,
     format_duration,
     parse_duration,
     parse_percent,
+    plain_decimal,
     to_amount,
 )
 
@@ -216,3 +219,48 @@ def test_format_amount_uses_separators_and_the_currency_places(
 def test_format_amount_never_goes_through_float() -> None:
     """0.1 + 0.2 is printed as 0.30, not 0.30000000000000004."""
     assert format_amount(Decimal("0.1") + Decimal("0.2"), "USD") == "0.30 USD"
+
+
+# ---------------------------------------------------------------- plain decimal text
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        pytest.param("0E-8", "0.00000000", id="zero-keeps-the-provider-scale"),
+        pytest.param("1E+3", "1000", id="positive-exponent"),
+        pytest.param("-0.5", "-0.5", id="negative"),
+        pytest.param("-0", "0", id="negative-zero"),
+        pytest.param("-0E-8", "0.00000000", id="negative-zero-with-scale"),
+        pytest.param("1.23E-12", "0.00000000000123", id="tiny"),
+        pytest.param("1326.13", "1326.13", id="ordinary"),
+        pytest.param(
+            "99999999999999999999.000000000000000001",
+            "99999999999999999999.000000000000000001",
+            id="long-amount-not-rounded",
+        ),
+    ],
+)
+def test_plain_decimal_is_positional_with_every_digit(amount: str, expected: str) -> None:
+    """The JSON/CSV form: no exponent, no rounding, no separators, no sign on a zero."""
+    assert plain_decimal(Decimal(amount)) == expected
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+@example(Decimal("-0E+5"))
+@example(Decimal("1E+20"))
+def test_plain_decimal_parses_back_to_the_same_amount_and_has_no_exponent(
+    amount: Decimal,
+) -> None:
+    """Any finite Decimal round-trips exactly, written without 'E', never as '-0'."""
+    text = plain_decimal(amount)
+    assert "E" not in text.upper()
+    assert Decimal(text) == amount
+    assert not (amount.is_zero() and text.startswith("-"))
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "-Infinity"])
+def test_plain_decimal_refuses_what_is_not_an_amount(amount: str) -> None:
+    """NaN and infinities have no positional form: a ValueError, never 'NaN' in a report."""
+    with pytest.raises(ValueError, match="not a finite amount"):
+        plain_decimal(Decimal(amount))

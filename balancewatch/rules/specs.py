@@ -13,15 +13,41 @@ Decisions where DESIGN.md is silent, written down here:
   ``<type>-2`` and so on. Ids key the alert state, so give rules an explicit ``id`` if you
   expect to reorder them.
 - ``change`` and ``held_increase`` are events: ``severity`` (default warning) says how loud.
+
+Values that cannot mean anything are refused where they are written, not left to never
+fire (or never clear) in production:
+
+- A threshold level is an amount of money left, so it is zero or more. A provider may
+  report a debt (a negative balance), and ``below: 0`` catches any; but a negative level
+  (``below: -500``) is far more often a stray sign than a watch on the depth of a debt,
+  and ``above: -1`` would fire on every balance there is.
+- ``clear_margin`` is zero or more; with ``above`` it is smaller than the lowest level, or
+  the alert could clear only on a negative balance (``above: 100, clear_margin: 100``
+  holds until the amount is below zero).
+- ``drop: {percent: N}`` is at most 100: a drop of more than everything there was is a
+  fall into debt, never a drop of a balance. A ``rise`` (and ``held_increase``) may be any
+  size. Change sizes (``amount``, ``percent``) are above zero, or every poll is a change.
+- Durations (``within``, ``window``, ``under``) are longer than zero, ``for`` is at least
+  one poll, and a rule's ``currency`` is not empty (it would match no currency).
+- Whether ``within``/``window`` is longer than the account's poll interval (or no earlier
+  poll ever falls inside it) needs the interval: :mod:`balancewatch.config_check`.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from balancewatch.fields import Amount, Duration, Kind, Percent, PositiveDuration
 from balancewatch.model import Severity
@@ -35,11 +61,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-class Levels(_Strict):
-    """A warning and/or a critical level."""
+NEGATIVE_LEVEL = "a level cannot be negative: it is an amount of money, zero or more"
 
-    warning: Amount | None = None
-    critical: Amount | None = None
+
+def _not_negative(value: Decimal | None) -> Decimal | None:
+    if value is not None and value < 0:
+        raise ValueError(NEGATIVE_LEVEL)
+    return value
+
+
+Level = Annotated[Amount, AfterValidator(_not_negative)]
+
+
+class Levels(_Strict):
+    """A warning and/or a critical level (amounts, zero or more)."""
+
+    warning: Level | None = None
+    critical: Level | None = None
 
     @model_validator(mode="after")
     def _one_level(self) -> Levels:
@@ -79,19 +117,33 @@ class Delta(_Strict):
         return self
 
 
+class Drop(Delta):
+    """The size of a drop: a percentage is at most 100 (all of it)."""
+
+    @field_validator("percent")
+    @classmethod
+    def _at_most_all(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and value > 100:
+            raise ValueError(
+                f"a drop cannot be more than 100% (all of the balance); {value}% would be "
+                "a fall into debt"
+            )
+        return value
+
+
 def _both(value: object) -> bool:
     return isinstance(value, Levels) and value.warning is not None and value.critical is not None
 
 
 class _RuleBase(_Strict):
     id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
-    currency: str | None = None
+    currency: str | None = Field(default=None, min_length=1)
     consecutive: int = Field(default=1, ge=1, alias="for")
 
 
 class ThresholdRule(_RuleBase):
-    below: Amount | Levels | None = None
-    above: Amount | Levels | None = None
+    below: Level | Levels | None = None
+    above: Level | Levels | None = None
     balance: Kind = "available"
     clear_margin: Amount = Decimal(0)
 
@@ -111,9 +163,16 @@ class ThresholdRule(_RuleBase):
 
     @field_validator("clear_margin")
     @classmethod
-    def _margin(cls, value: Decimal) -> Decimal:
+    def _margin(cls, value: Decimal, info: ValidationInfo) -> Decimal:
         if value < 0:
             raise ValueError("cannot be negative")
+        above = info.data.get("above")
+        lowest = min(level for _, level in _levels(above)) if above is not None else None
+        if value and lowest is not None and value >= lowest:
+            raise ValueError(
+                f"with 'above', must be smaller than the lowest level ({lowest}): "
+                f"the alert would clear only below {lowest - value}, on a debt"
+            )
         return value
 
     @model_validator(mode="after")
@@ -129,14 +188,18 @@ class ThresholdRule(_RuleBase):
     def levels(self) -> list[tuple[Severity, Decimal]]:
         """(severity, level), critical first; a bare number is a warning level."""
         spec = self.below if self.below is not None else self.above
-        if isinstance(spec, Levels):
-            return spec.by_severity()
         assert spec is not None
-        return [(Severity.WARNING, spec)]
+        return _levels(spec)
+
+
+def _levels(spec: Decimal | Levels) -> list[tuple[Severity, Decimal]]:
+    if isinstance(spec, Levels):
+        return spec.by_severity()
+    return [(Severity.WARNING, spec)]
 
 
 class ChangeRule(_RuleBase):
-    drop: Delta | None = None
+    drop: Drop | None = None
     rise: Delta | None = None
     within: PositiveDuration | None = None
     balance: Kind = "available"
@@ -216,6 +279,7 @@ __all__ = [
     "RULE_TYPES",
     "ChangeRule",
     "Delta",
+    "Drop",
     "Duration",
     "DurationLevels",
     "HeldIncreaseRule",
