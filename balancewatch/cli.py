@@ -67,23 +67,27 @@ def _load(args: argparse.Namespace, *, redact: bool = True, secrets: bool = True
     return config
 
 
-def _open_store(config: Config, *, must_exist: bool = True, path: Path | None = None) -> Store:
+def _open_store(config: Config, *, write: bool = False, path: Path | None = None) -> Store:
+    """The state file, read only (``write=False``: it must exist, and is never created,
+    migrated or repaired) or to add to it beside a running daemon (``silence``)."""
     from balancewatch.config import state_path
     from balancewatch.state import SqliteStore
 
     path = path or state_path(config, os.environ)
-    if must_exist and not path.exists():
+    if not write and not path.exists():
         raise BalancewatchError(f"no state file at {path}: has the daemon run yet?")
-    _check_owner(path)
-    return SqliteStore.open(path, now=utcnow())
+    _check_owner(path, write=write)
+    if write:
+        return SqliteStore.open(path, now=utcnow(), repair=False)
+    return SqliteStore.open_readonly(path)
 
 
-def _check_owner(path: Path) -> None:
-    """Refuse to open another user's state file as root, or one this user cannot write.
+def _check_owner(path: Path, *, write: bool) -> None:
+    """Refuse to open another user's state file as root, or one this user cannot use.
 
-    SQLite creates its ``-wal`` and ``-shm`` files as whoever opens the database: root
-    running ``balancewatch status`` on the service's file would leave files the daemon
-    (user ``balancewatch``) can no longer write, and the next poll would fail.
+    SQLite creates its ``-wal`` and ``-shm`` files as whoever opens the database, even to
+    read: root running ``balancewatch status`` on the service's file would leave files the
+    daemon (user ``balancewatch``) can no longer write, and the next poll would fail.
     """
     import pwd
 
@@ -91,7 +95,8 @@ def _check_owner(path: Path) -> None:
         owner = path.stat().st_uid
     except FileNotFoundError:
         return
-    if owner == os.geteuid() or (os.geteuid() != 0 and os.access(path, os.R_OK | os.W_OK)):
+    mode = os.R_OK | os.W_OK if write else os.R_OK
+    if owner == os.geteuid() or (os.geteuid() != 0 and os.access(path, mode)):
         return
     try:
         name = pwd.getpwuid(owner).pw_name
@@ -103,8 +108,8 @@ def _check_owner(path: Path) -> None:
             f"(sudo -u {name} balancewatch ...), so the daemon can still write it"
         )
     raise BalancewatchError(
-        f"cannot read and write the state file {path} (owner {name}): run this command as "
-        f"that user (sudo -u {name} balancewatch ...)"
+        f"cannot {'write' if write else 'read'} the state file {path} (owner {name}): run "
+        f"this command as that user (sudo -u {name} balancewatch ...)"
     )
 
 
@@ -166,31 +171,14 @@ def _try_store(config: Config) -> Store | None:
     cannot read, or one that is damaged, is skipped (no history), never an exit outside
     0-3, and never "repaired" (moved aside) under the daemon's feet.
     """
-    import sqlite3
-
     from balancewatch.config import state_path
 
-    path = state_path(config, os.environ)
-    try:
-        if not path.is_file() or not _healthy(path):
-            return None
-        return _open_store(config, must_exist=True)
-    except (BalancewatchError, OSError, sqlite3.Error):
+    if not state_path(config, os.environ).is_file():
         return None
-
-
-def _healthy(path: Path) -> bool:
-    """``PRAGMA quick_check`` over a read-only connection: looks, never writes."""
-    import sqlite3
-    from urllib.parse import quote
-
-    conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=5)
     try:
-        return bool(conn.execute("PRAGMA quick_check").fetchall() == [("ok",)])
-    except sqlite3.Error:
-        return False
-    finally:
-        conn.close()
+        return _open_store(config)
+    except (BalancewatchError, OSError):
+        return None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -234,7 +222,11 @@ def cmd_silence(args: argparse.Namespace) -> int:
     from balancewatch.units import parse_duration
 
     config = _load(args, secrets=False)
-    store = _open_store(config, must_exist=False)
+    if args.account is not None and args.account != "*":
+        _account_names(config, args.account)
+    if args.rule is not None:
+        _check_silence_rule(config, args.account, args.rule)
+    store = _open_store(config, write=True)
     now = utcnow()
     try:
         if args.lift is not None:
@@ -243,8 +235,6 @@ def cmd_silence(args: argparse.Namespace) -> int:
             return EXIT_OK if lifted else EXIT_FAILURE
         if args.list or args.account is None:
             return _list_silences(store, now)
-        if args.account != "*":
-            _account_names(config, args.account)
         if not args.duration:
             raise BalancewatchError("say how long: --for 2h")
         until = now + parse_duration(args.duration)
@@ -256,6 +246,20 @@ def cmd_silence(args: argparse.Namespace) -> int:
         f"silence #{silence.id}: {silence.account}{rule} until {silence.ends_at:%Y-%m-%d %H:%M} UTC"
     )
     return EXIT_OK
+
+
+def _check_silence_rule(config: Config, account: str | None, rule: str) -> None:
+    """``--rule`` must name a rule a silence can match (see ``Silence.covers``): a rule id of
+    the account (of any account for ``*``), its type, or a health alert. A typo would
+    otherwise be accepted and mute nothing."""
+    accounts = [a for a in config.accounts if account in (None, "*", a.name)]
+    ids = {rule_id for a in accounts for rule_id in a.rule_ids}
+    known = {"auth", "unreachable"} | ids | {rule_id.split("-", 1)[0] for rule_id in ids}
+    if rule not in known:
+        where = f"account {account!r}" if account not in (None, "*") else "any account"
+        raise ConfigError(
+            f"--rule: no rule {rule[:40]!r} on {where} (known: {', '.join(sorted(known))})"
+        )
 
 
 def _list_silences(store: Store, now: datetime) -> int:

@@ -46,7 +46,7 @@ from balancewatch.config_models import (
 from balancewatch.fields import PositiveDuration
 from balancewatch.providers.base import ProviderSettings, get_provider, registry
 from balancewatch.rules.specs import RunwayRule
-from balancewatch.units import format_duration
+from balancewatch.units import duration_text, parse_duration
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -183,7 +183,8 @@ def cross_check(checker: Checker, fields: dict[str, Any]) -> None:
 
 
 Timing = dict[str, timedelta | None]
-"""``interval`` and ``timeout`` as far as they are known (None: missing or broken)."""
+"""``interval``, ``timeout`` and a fixed ``jitter`` as far as they are known (None: missing,
+broken, or for the jitter a percentage, which cannot exceed the interval)."""
 
 _POSITIVE_DURATION: TypeAdapter[timedelta] = TypeAdapter(PositiveDuration)
 
@@ -199,20 +200,32 @@ def _duration(value: Any) -> timedelta | None:
         return None
 
 
+def _fixed_jitter(value: Any) -> timedelta | None:
+    """A jitter written as a duration; None for a percentage or what does not parse."""
+    if not isinstance(value, str) or value.strip().endswith("%"):
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None
+
+
 def _timing(raw: Any, inherited: Timing) -> Timing:
     """``inherited``, overridden by what ``raw`` sets; unknown if ``raw`` is no mapping."""
     if not isinstance(raw, dict):
         return dict.fromkeys(inherited)
-    return {key: _duration(raw[key]) if key in raw else inherited[key] for key in inherited}
+    read = {"interval": _duration, "timeout": _duration, "jitter": _fixed_jitter}
+    return {key: read[key](raw[key]) if key in raw else inherited[key] for key in inherited}
 
 
 def _check_timing(checker: Checker) -> None:
     built_in = Defaults()
     defaults = checker.data.get("defaults")
-    base: Timing = {"interval": built_in.interval, "timeout": built_in.timeout}
+    base: Timing = {"interval": built_in.interval, "timeout": built_in.timeout, "jitter": None}
     if defaults is not None:
         base = _timing(defaults, base)
         _check_timeout(checker, ("defaults",), base)
+        _check_jitter(checker, ("defaults",), base)
     raw_accounts = checker.data.get("accounts")
     for index, raw in enumerate(raw_accounts if isinstance(raw_accounts, list) else []):
         if not isinstance(raw, dict):
@@ -220,6 +233,8 @@ def _check_timing(checker: Checker) -> None:
         timing = _timing(raw, base)
         if "timeout" in raw or "interval" in raw:
             _check_timeout(checker, ("accounts", index), timing)
+        if "jitter" in raw or "interval" in raw:
+            _check_jitter(checker, ("accounts", index), timing)
         if timing["interval"] is not None:
             _check_windows(checker, ("accounts", index), raw.get("rules"), timing["interval"])
 
@@ -243,8 +258,8 @@ def _check_windows(checker: Checker, path: YamlPath, rules: Any, interval: timed
             default = "" if key in spec else ", the default"
             checker.report(
                 where,
-                f"'{key}' ({format_duration(window)}{default}) must be at least the poll "
-                f"'interval' ({format_duration(interval)}): no earlier poll falls inside it, "
+                f"'{key}' ({duration_text(window)}{default}) must be at least the poll "
+                f"'interval' ({duration_text(interval)}): no earlier poll falls inside it, "
                 "so the rule cannot fire",
             )
 
@@ -287,8 +302,23 @@ def _check_timeout(checker: Checker, path: YamlPath, timing: Timing) -> None:
     key = "timeout" if isinstance(raw, dict) and "timeout" in raw else "interval"
     checker.report(
         (*path, key),
-        f"'timeout' ({format_duration(timeout)}) must be shorter than "
-        f"'interval' ({format_duration(interval)})",
+        f"'timeout' ({duration_text(timeout)}) must be shorter than "
+        f"'interval' ({duration_text(interval)})",
+    )
+
+
+def _check_jitter(checker: Checker, path: YamlPath, timing: Timing) -> None:
+    """A fixed jitter longer than the interval would move a poll into the next one's slot
+    (the schedule caps it at one interval; a percentage is capped at 100% when read)."""
+    jitter, interval = timing["jitter"], timing["interval"]
+    if jitter is None or interval is None or jitter <= interval:
+        return
+    raw = value_at(checker.data, path)
+    key = "jitter" if isinstance(raw, dict) and "jitter" in raw else "interval"
+    checker.report(
+        (*path, key),
+        f"'jitter' ({duration_text(jitter)}) must be at most "
+        f"'interval' ({duration_text(interval)})",
     )
 
 

@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from balancewatch import state_schema as schema
 from balancewatch.model import Snapshot, StateError, StateLocked
@@ -89,10 +90,10 @@ def _translated() -> Iterator[None]:
         raise _state_error(exc) from exc
 
 
-def _connect(target: str, busy_timeout: float) -> sqlite3.Connection:
+def _connect(target: str, busy_timeout: float, *, uri: bool = False) -> sqlite3.Connection:
     with _translated():
         return sqlite3.connect(
-            target, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            target, timeout=busy_timeout, isolation_level=None, check_same_thread=False, uri=uri
         )
 
 
@@ -108,11 +109,12 @@ def _damage(conn: sqlite3.Connection) -> str | None:
 
 
 def _open_checked(
-    target: str, busy_timeout: float, now: datetime
+    target: str, busy_timeout: float, now: datetime, *, repair: bool = True
 ) -> tuple[sqlite3.Connection, str | None]:
     """Connect; if the file is damaged, move it aside and connect to a new one.
 
-    Returns the connection and, after a reset, the one-line reason.
+    Returns the connection and, after a reset, the one-line reason. Without ``repair`` a
+    damaged file is an error and is left where it is (only the daemon repairs it).
     """
     conn = _connect(target, busy_timeout)
     try:
@@ -122,6 +124,12 @@ def _open_checked(
         raise
     if damage is None:
         return conn, None
+    if not repair:
+        conn.close()
+        raise StateError(
+            f"state file {target} is damaged ({damage}); the daemon moves it aside and "
+            "starts a new one when it next starts"
+        )
     # Renamed while still open: closing first would let SQLite delete the -wal we keep.
     # Closing after the rename touches only the moved files, through their open handles.
     try:
@@ -170,16 +178,20 @@ class SqliteStore:
         self.reset_reason = reset_reason
 
     @classmethod
-    def open(cls, path: Path | str, *, now: datetime, busy_timeout: float = 5.0) -> SqliteStore:
+    def open(
+        cls, path: Path | str, *, now: datetime, busy_timeout: float = 5.0, repair: bool = True
+    ) -> SqliteStore:
         """Open (creating, migrating or, if corrupt, resetting) the database at ``path``.
 
-        ``now`` names a corrupt file moved aside. Raises :class:`StateError` if the file is
-        from a newer balancewatch, :class:`StateLocked` if it stays locked while migrating.
+        ``now`` names a corrupt file moved aside; ``repair=False`` (a command writing beside
+        a running daemon, which still holds the file open) raises :class:`StateError`
+        instead. Raises :class:`StateError` if the file is from a newer balancewatch,
+        :class:`StateLocked` if it stays locked while migrating.
         """
         target = str(path)
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
-        conn, reset_reason = _open_checked(target, busy_timeout, now)
+        conn, reset_reason = _open_checked(target, busy_timeout, now, repair=repair)
         store = cls(conn, reset_reason=reset_reason)
         try:
             store._prepare(target)
@@ -187,6 +199,35 @@ class SqliteStore:
             conn.close()
             raise
         return store
+
+    @classmethod
+    def open_readonly(cls, path: Path | str, *, busy_timeout: float = 5.0) -> SqliteStore:
+        """Open an existing database only to read it: never created, migrated, repaired or
+        written (``status``, ``history``, ``replay``, ``check``). A damaged file, or one
+        whose schema this balancewatch does not read, is a :class:`StateError`."""
+        resolved = Path(path).resolve()
+        if not resolved.is_file():
+            raise StateError(f"no state file at {path}")
+        conn = _connect(f"file:{quote(str(resolved))}?mode=ro", busy_timeout, uri=True)
+        try:
+            if (damage := _damage(conn)) is not None:
+                raise StateError(
+                    f"state file {path} is damaged ({damage}); the daemon moves it aside "
+                    "and starts a new one when it next starts"
+                )
+            with _translated():
+                found = schema.user_version(conn)
+            if found != schema.LATEST_VERSION:
+                newer = "a newer" if found > schema.LATEST_VERSION else "an older"
+                raise StateError(
+                    f"state file {path} has schema version {found}, from {newer} balancewatch "
+                    f"(this one reads version {schema.LATEST_VERSION}); the daemon of this "
+                    "version migrates an older file when it starts"
+                )
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn)
 
     def _prepare(self, target: str) -> None:
         with self._lock, _translated():

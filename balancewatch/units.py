@@ -55,6 +55,28 @@ def _seconds(total: Decimal) -> timedelta:
         raise ValueError("that duration is too long") from None
 
 
+def duration_text(delta: timedelta) -> str:
+    """A duration as the config writes it, exactly: ``90s`` -> ``1m30s``, ``1d2h``, ``500ms``.
+
+    For messages about config values, where :func:`format_duration`'s rounding could say
+    "1 min must be at most 1 min" of a 90-second jitter.
+    """
+    micros = delta // timedelta(microseconds=1)
+    if micros == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000)):
+        count, micros = divmod(micros, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    seconds, micros = divmod(micros, 1_000_000)
+    if seconds:
+        parts.append(f"{seconds}s")
+    if micros:
+        parts.append(f"{micros / 1000:g}ms")
+    return "".join(parts)
+
+
 def format_duration(delta: timedelta | float) -> str:
     """A short human form: ``45s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``."""
     seconds = round(delta.total_seconds() if isinstance(delta, timedelta) else delta)

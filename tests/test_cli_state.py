@@ -297,3 +297,44 @@ def test_root_is_told_to_use_the_service_user(filled: Path, tmp_path: Path) -> N
     assert "belongs to user 4242" in result.stderr
     assert "sudo -u 4242 balancewatch" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("status",), ("history", "shop"), ("silence", "shop", "--for", "1h"), ("replay", "shop")],
+    ids=["status", "history", "silence", "replay"],
+)
+def test_commands_never_move_a_damaged_state_file_under_the_daemon(
+    filled: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Only the daemon moves a damaged file aside (it holds it open): a command says so, one
+    line, exit 1, and leaves every file where it was."""
+    db = tmp_path / "state.db"
+    db.write_bytes(b"this is not a database" * 100)
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    result = _run(filled, *args)
+
+    assert result.returncode == 1
+    assert "is damaged" in result.stderr
+    assert "the daemon moves it aside" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert db.read_bytes().startswith(b"this is not a database")
+
+
+def test_silence_refuses_a_rule_that_would_mute_nothing(filled: Path, tmp_path: Path) -> None:
+    """`--rule` names a rule id, a rule type or a health alert of the account: a typo is a
+    clear error (exit 2, the known names listed) and writes no silence."""
+    typo = _run(filled, "silence", "shop", "--rule", "treshold", "--for", "1h")
+    by_type = _run(filled, "silence", "shop", "--rule", "threshold", "--for", "1h")
+    health = _run(filled, "silence", "*", "--rule", "unreachable", "--for", "1h")
+
+    assert typo.returncode == 2
+    assert "no rule 'treshold' on account 'shop'" in typo.stderr
+    assert "known: auth, change, threshold, unreachable" in typo.stderr
+    assert by_type.returncode == 0, by_type.stderr
+    assert health.returncode == 0, health.stderr
+    listed = _run(filled, "silence", "--list").stdout
+    assert "treshold" not in listed
+    assert len(listed.strip().splitlines()) == 2

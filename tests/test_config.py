@@ -625,8 +625,26 @@ def test_timeout_must_be_shorter_than_interval() -> None:
         """
     )
     assert found == [
-        "config.yaml:1: defaults.timeout: 'timeout' (1 min) must be shorter than 'interval' (1 min)",
-        "config.yaml:4: accounts[1].timeout: 'timeout' (10 min) must be shorter than 'interval' (5 min)",
+        "config.yaml:1: defaults.timeout: 'timeout' (1m) must be shorter than 'interval' (1m)",
+        "config.yaml:4: accounts[1].timeout: 'timeout' (10m) must be shorter than 'interval' (5m)",
+    ]
+
+
+def test_a_fixed_jitter_must_not_exceed_the_interval() -> None:
+    """A jitter longer than the interval would push a poll into the next one's slot: refused
+    where written, in the config's own words (a percentage is capped at 100% when read)."""
+    found = problems(
+        """\
+        defaults: {interval: 1m, jitter: 90s}
+        accounts:
+          - {name: a, provider: dhmad, api_key: key-123456, interval: 5m}
+          - {name: b, provider: dhmad, api_key: key-123456, interval: 30s, timeout: 5s}
+          - {name: c, provider: dhmad, api_key: key-123456, interval: 10s, timeout: 5s, jitter: 100%}
+        """
+    )
+    assert found == [
+        "config.yaml:1: defaults.jitter: 'jitter' (1m30s) must be at most 'interval' (1m)",
+        "config.yaml:4: accounts[1].interval: 'jitter' (1m30s) must be at most 'interval' (30s)",
     ]
 
 

@@ -47,7 +47,7 @@ def test_a_timeout_too_long_is_reported_beside_an_unknown_key_in_defaults() -> N
     assert found == [
         "config.yaml:1: defaults.retries: unknown key 'retries' (expected one of: "
         "failures_before_alert, interval, jitter, repeat, send_resolved, timeout)",
-        "config.yaml:1: defaults.timeout: 'timeout' (1 min) must be shorter than 'interval' (1 min)",
+        "config.yaml:1: defaults.timeout: 'timeout' (1m) must be shorter than 'interval' (1m)",
     ]
 
 
@@ -56,8 +56,7 @@ def test_a_timeout_too_long_is_reported_beside_a_broken_rule_of_the_same_account
     text = ACCOUNT + "    timeout: 10m\n    rules:\n      - threshold: {belw: 5}\n"
     found = problems(text)
     assert found == [
-        "config.yaml:5: accounts[0].timeout: 'timeout' (10 min) must be shorter than "
-        "'interval' (5 min)",
+        "config.yaml:5: accounts[0].timeout: 'timeout' (10m) must be shorter than 'interval' (5m)",
         "config.yaml:7: accounts[0].rules[0].threshold.belw: unknown key 'belw' "
         "(did you mean 'below'?)",
     ]
@@ -70,8 +69,7 @@ def test_an_account_is_judged_against_the_interval_of_a_broken_defaults_section(
     assert len(found) == 2
     assert found[0].startswith("config.yaml:1: defaults.jitter: ")
     assert found[1] == (
-        "config.yaml:6: accounts[0].timeout: 'timeout' (2 min) must be shorter than "
-        "'interval' (1 min)"
+        "config.yaml:6: accounts[0].timeout: 'timeout' (2m) must be shorter than 'interval' (1m)"
     )
 
 
@@ -93,19 +91,19 @@ def test_a_broken_duration_is_reported_once_and_compared_with_nothing() -> None:
         pytest.param(
             "change: {drop: {percent: 20}, within: 1m}",
             "change.within",
-            "'within' (1 min) must be at least the poll 'interval' (5 min)",
+            "'within' (1m) must be at least the poll 'interval' (5m)",
             id="change-within",
         ),
         pytest.param(
             "held_increase: {by: {percent: 20}, within: 2m}",
             "held_increase.within",
-            "'within' (2 min) must be at least the poll 'interval' (5 min)",
+            "'within' (2m) must be at least the poll 'interval' (5m)",
             id="held-increase-within",
         ),
         pytest.param(
             "runway: {under: 1d, window: 4m}",
             "runway.window",
-            "'window' (4 min) must be at least the poll 'interval' (5 min)",
+            "'window' (4m) must be at least the poll 'interval' (5m)",
             id="runway-window",
         ),
     ],
@@ -126,8 +124,8 @@ def test_the_default_runway_window_is_judged_against_a_long_interval() -> None:
     text = ACCOUNT + "    interval: 12h\n    rules:\n      - runway: {under: 3d}\n"
     (found,) = problems(text)
     assert found == (
-        "config.yaml:7: accounts[0].rules[0].runway: 'window' (6 h, the default) must be at "
-        "least the poll 'interval' (12 h): no earlier poll falls inside it, so the rule cannot fire"
+        "config.yaml:7: accounts[0].rules[0].runway: 'window' (6h, the default) must be at "
+        "least the poll 'interval' (12h): no earlier poll falls inside it, so the rule cannot fire"
     )
 
 

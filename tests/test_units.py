@@ -10,6 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from balancewatch.units import (
+    duration_text,
     format_amount,
     format_duration,
     parse_duration,
@@ -264,3 +265,25 @@ def test_plain_decimal_refuses_what_is_not_an_amount(amount: str) -> None:
     """NaN and infinities have no positional form: a ValueError, never 'NaN' in a report."""
     with pytest.raises(ValueError, match="not a finite amount"):
         plain_decimal(Decimal(amount))
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_duration_text_is_exact_and_reads_back(millis: int) -> None:
+    """Config messages quote durations exactly, in a form the config itself accepts."""
+    delta = timedelta(milliseconds=millis)
+    text = duration_text(delta)
+
+    assert parse_duration(text) == delta
+    assert " " not in text
+
+
+def test_duration_text_examples() -> None:
+    assert [duration_text(timedelta(seconds=s)) for s in (0, 10, 60, 90, 3600, 90061)] == [
+        "0s",
+        "10s",
+        "1m",
+        "1m30s",
+        "1h",
+        "1d1h1m1s",
+    ]
+    assert duration_text(timedelta(milliseconds=1500)) == "1s500ms"

@@ -76,10 +76,6 @@ def _big_enough(
     return moved * 100 >= size.percent * reference
 
 
-def describe(size: Delta) -> str:
-    return f"{size.percent}%" if size.percent is not None else str(size.amount)
-
-
 @dataclass(frozen=True, slots=True)
 class MoveRule:
     """What ``change`` and ``held_increase`` have in common, as plain values."""
