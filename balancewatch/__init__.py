@@ -1,3 +1,8 @@
 """balancewatch: watch prepaid balances, alert before the money runs out."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("balancewatch")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"

@@ -1,3 +1,3 @@
-from balancewatch.cli import main
+from balancewatch.commands.cli import main
 
 raise SystemExit(main())

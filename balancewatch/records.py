@@ -1,10 +1,10 @@
-"""What the store keeps, and the Store interface every backend implements.
+"""What the store keeps: plain records of alert lifecycles, health, the outbox, silences.
 
-The alert lifecycle (``alerts.py``) works on these plain records; only ``state.py``
-(SQLite today, PostgreSQL possibly later) knows how they are stored. One poll's results
-(snapshot, health, alert changes, notifications with their deliveries) are written by one
-call, :meth:`Store.commit_poll`, in one transaction: that is what makes the outbox lose
-nothing across a crash.
+The alert lifecycle (``alerts.py``) works on these plain records; only ``state/`` knows how
+they are stored (the interface every backend implements is
+:class:`balancewatch.state.Store`). One poll's results (snapshot, health, alert changes,
+notifications with their deliveries) are one :class:`PollRecord`, written in one
+transaction: that is what makes the outbox lose nothing across a crash.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal
 
 from balancewatch.model import Severity, Snapshot
 
@@ -137,54 +137,3 @@ class PollRecord:
     alerts: Sequence[AlertState] = ()
     notifications: Sequence[Notification] = ()
     deliveries: Sequence[Delivery] = ()
-
-
-class Store(Protocol):
-    """The storage interface. Every method is synchronous and safe to call from any thread."""
-
-    reset_reason: str | None
-    """Set when the store had to start empty (corrupt file moved aside)."""
-
-    def close(self) -> None: ...
-
-    # polls
-    def commit_poll(self, record: PollRecord) -> None: ...
-    def commit_polls(self, records: Sequence[PollRecord]) -> None: ...
-    def last_snapshot(self, account: str) -> Snapshot | None: ...
-    def history(
-        self, account: str, since: datetime, until: datetime | None = None
-    ) -> list[Snapshot]: ...
-    def accounts(self) -> list[str]: ...
-    def health(self, account: str) -> Health | None: ...
-    def all_health(self) -> list[Health]: ...
-    def prune(self, before: datetime) -> int: ...
-
-    # alerts
-    def alert_states(self, account: str) -> dict[str, AlertState]: ...
-    def firing_alerts(self) -> list[AlertState]: ...
-
-    # silences
-    def add_silence(
-        self, account: str, rule: str | None, starts_at: datetime, ends_at: datetime, reason: str
-    ) -> Silence: ...
-    def silences(self, at: datetime | None = None) -> list[Silence]: ...
-    def lift_silence(self, silence_id: int, at: datetime) -> bool: ...
-
-    # outbox
-    def enqueue(
-        self, notifications: Sequence[Notification], deliveries: Sequence[Delivery]
-    ) -> None: ...
-    def due_deliveries(self, now: datetime, limit: int = 100) -> list[PendingDelivery]: ...
-    def mark_delivered(self, notification_id: str, channel: str, at: datetime) -> None: ...
-    def mark_failed(
-        self, notification_id: str, channel: str, error: str, next_attempt_at: datetime
-    ) -> None: ...
-    def mark_gave_up(
-        self, notification_id: str, channel: str, error: str, at: datetime
-    ) -> None: ...
-    def outbox_depth(self) -> int: ...
-    def recent_notifications(self, limit: int = 20) -> list[Notification]: ...
-
-    # key/value for small daemon facts (last reload ok, schema info)
-    def get_meta(self, key: str) -> str | None: ...
-    def set_meta(self, key: str, value: str) -> None: ...

@@ -23,12 +23,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from balancewatch.daemon_cache import AccountCache
+from balancewatch import providers as base
+from balancewatch.daemon.cache import AccountCache
 from balancewatch.model import Snapshot
-from balancewatch.poller import AccountPlan
-from balancewatch.providers import base
+from balancewatch.poll.decide import AccountPlan
+from balancewatch.providers.reading import loads_strict
 from balancewatch.records import Health, PollRecord
-from balancewatch.sim import DEFAULT_BALANCES, PROVIDERS, dumps, success_obj
+from balancewatch.sim.server import DEFAULT_BALANCES, PROVIDERS, dumps, success_obj
 from bench.workload import Account, daemon_config
 
 SNAPSHOTS_PER_PROVIDER = 2_000
@@ -54,7 +55,7 @@ def sample_body(name: str) -> object:
         currency: {kind: Decimal(value) for kind, value in kinds.items()}
         for currency, kinds in DEFAULT_BALANCES[name].items()
     }
-    return base.loads_strict(dumps(success_obj(name, balances)).encode())
+    return loads_strict(dumps(success_obj(name, balances)).encode())
 
 
 def bytes_per_snapshot() -> dict[str, float]:
@@ -75,7 +76,7 @@ def bytes_per_snapshot() -> dict[str, float]:
         before = tracemalloc.get_traced_memory()[0]
         for i in range(SNAPSHOTS_PER_PROVIDER):
             taken = start + timedelta(minutes=i)
-            kept.append(Snapshot(account, taken, provider.parse(base.loads_strict(body))))
+            kept.append(Snapshot(account, taken, provider.parse(loads_strict(body))))
         used = tracemalloc.get_traced_memory()[0] - before
         tracemalloc.stop()
         found[name] = used / len(kept)
@@ -84,8 +85,8 @@ def bytes_per_snapshot() -> dict[str, float]:
 
 def mix_plans(interval: float) -> list[AccountPlan]:
     """The bench's accounts of one rule mix, parsed and planned by balancewatch."""
-    from balancewatch.config import parse_config
-    from balancewatch.poller import make_plan
+    from balancewatch.config.load import parse_config
+    from balancewatch.poll.decide import make_plan
 
     accounts = []
     for i in range(MIX):
@@ -132,7 +133,7 @@ def _fill(cache: AccountCache, plan: AccountPlan, bodies: list[bytes], interval:
     for n, body in enumerate(bodies):
         now = START + timedelta(seconds=n * interval)
         cache.history_for(plan.name, plan, now)
-        snapshot = Snapshot(plan.name, now, plan.provider.parse(base.loads_strict(body)))
+        snapshot = Snapshot(plan.name, now, plan.provider.parse(loads_strict(body)))
         cache.remember(PollRecord(plan.name, now, snapshot, Health(plan.name)))
 
 

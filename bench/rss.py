@@ -36,16 +36,16 @@ def measure(count: int) -> list[dict[str, object]]:
     started = time.perf_counter()
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-    from balancewatch import daemon  # noqa: F401  (what `run` imports)
-    from balancewatch.config import load_config
+    from balancewatch.config.load import load_config
+    from balancewatch.daemon import service  # noqa: F401  (what `run` imports)
+    from balancewatch.daemon.schedule import SlotTrigger, phase
     from balancewatch.model import Snapshot
-    from balancewatch.poller import make_plan
-    from balancewatch.schedule import SlotTrigger, phase
-    from balancewatch.sim import generated_accounts
+    from balancewatch.poll.decide import make_plan
+    from balancewatch.sim.server import generated_accounts
     from bench.memory import _provider, sample_body
     from bench.workload import Account, daemon_config
 
-    started = _step(steps, "imports (balancewatch.daemon)", started)
+    started = _step(steps, "imports (balancewatch.daemon.service)", started)
     with tempfile.TemporaryDirectory() as tmp:
         accounts = [
             Account(i, f"acct-{p}-{i:05d}", p, key, secret, f"http://127.0.0.1:1/{p}")
@@ -74,7 +74,7 @@ def measure(count: int) -> list[dict[str, object]]:
             print, trigger, id=plan.name, next_run_time=first, max_instances=1, coalesce=True
         )
     started = _step(steps, "one APScheduler job per account (not started)", started)
-    from balancewatch.metrics import Metrics  # imported by the daemon only with `http:`
+    from balancewatch.daemon.metrics import Metrics  # imported by the daemon only with `http:`
 
     metrics = Metrics()
     parsers = {p.provider_name: _provider(p.provider_name) for p in plans}

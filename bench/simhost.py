@@ -1,7 +1,7 @@
 """The simulated providers in a process of their own, steered over stdin.
 
 ``python -m bench.simhost --accounts N --accounts-file F`` serves ``generated_accounts(N)``
-with :class:`balancewatch.sim.SimServer` (the same accounts and wire formats as
+with :class:`balancewatch.sim.server.SimServer` (the same accounts and wire formats as
 ``python -m balancewatch.sim``), prints ``{"port": P}`` on one line, then reads one JSON
 command per line on stdin and answers each with one JSON line:
 
@@ -22,7 +22,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from balancewatch.sim import SimServer, generated_accounts
+from balancewatch.sim.server import SimServer, generated_accounts
 
 
 def serve(count: int, accounts_file: Path) -> None:

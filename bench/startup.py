@@ -4,7 +4,7 @@ import time goes.
 Wall time per command comes from hyperfine (``--shell=none``, warm-up runs first) when it
 is installed (Debian: ``hyperfine``), else from repeated ``subprocess.run``, median of at
 least 10. ``check`` polls four simulated accounts on loopback, so the simulator runs
-meanwhile. The import breakdown is ``python -X importtime`` for ``import balancewatch.cli``
+meanwhile. The import breakdown is ``python -X importtime`` for ``import balancewatch.commands.cli``
 and for the whole of ``python -m balancewatch validate``, run five times (the run with the
 median total is kept), summed per top-level package.
 """
@@ -174,8 +174,8 @@ def startup_phase(plan: Plan, tmp: Path, env: dict[str, str], out: Path) -> dict
         )
         runs = 3 if plan.startup_runs < 10 else IMPORTTIME_RUNS
         timed["importtime"] = {
-            "import balancewatch.cli": importtime(
-                ["-c", "import balancewatch.cli"], env, runs=runs
+            "import balancewatch.commands.cli": importtime(
+                ["-c", "import balancewatch.commands.cli"], env, runs=runs
             ),
             "balancewatch validate": importtime(
                 ["-m", "balancewatch", "validate", "-c", str(config)], env, runs=runs

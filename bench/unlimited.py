@@ -1,10 +1,10 @@
 """``balancewatch`` with the YAML loader's value limit raised: ``python -m bench.unlimited ARGS``.
 
-``balancewatch.yamlload.MAX_VALUES`` (100,000) guards against alias bombs, but it counts
+``balancewatch.config.yamldoc.MAX_VALUES`` (100,000) guards against alias bombs, but it counts
 every value of the document, so a config of about 6,000 accounts with a few rules each
 already exceeds it: 10,000 accounts cannot be loaded at all. The bench needs 10,000, so
 for a config the real ``balancewatch validate`` refuses for that reason alone, it runs the
-daemon through here: the same ``balancewatch.cli.main``, with only that constant raised
+daemon through here: the same ``balancewatch.commands.cli.main``, with only that constant raised
 (and says so in the results). Everything else is the code under test, unchanged, unless
 ``BENCH_WHATIF`` names an experiment of ``bench.whatif`` (``--what-if`` runs only).
 """
@@ -14,13 +14,13 @@ from __future__ import annotations
 import os
 import sys
 
-import balancewatch.yamlload
-from balancewatch.cli import main
+import balancewatch.config.yamldoc
+from balancewatch.commands.cli import main
 
 RAISED_LIMIT = 2_000_000
 
 if __name__ == "__main__":
-    balancewatch.yamlload.MAX_VALUES = RAISED_LIMIT
+    balancewatch.config.yamldoc.MAX_VALUES = RAISED_LIMIT
     if os.environ.get("BENCH_WHATIF"):
         from bench import whatif
 

@@ -13,10 +13,10 @@ Several may be combined, comma-separated.
   (``MIN_SECRET_LENGTH`` is 4) and looks up each 4-character window of the string instead:
   O(len(string)), same output (every secret replaced, longest first).
 - ``spread-first-runs`` (first runs spread over the whole interval) was measured here and
-  is now the daemon's own schedule, ``balancewatch.schedule.SlotTrigger``.
+  is now the daemon's own schedule, ``balancewatch.daemon.schedule.SlotTrigger``.
 - ``httpx-pool``: the polls as they were sent before f24bc11, through ``httpx.AsyncClient``
   and httpx's own connection pool (httpcore), instead of
-  ``balancewatch.providers.transport``'s ``SharedClient`` over aiohttp's pool: what that
+  ``balancewatch.providers._http.transport``'s ``SharedClient`` over aiohttp's pool: what that
   decision is worth, measured in the daemon.
 """
 
@@ -48,7 +48,7 @@ def _text(self: Any, value: str) -> str:
 
 
 def _prefix_redactor() -> None:
-    from balancewatch import observe
+    from balancewatch.daemon import logs as observe
 
     observe.Redactor.update = _update  # type: ignore[method-assign]
     observe.Redactor.text = _text  # type: ignore[method-assign]
@@ -58,7 +58,7 @@ def _prefix_redactor() -> None:
 def _httpx_pool() -> None:
     import httpx
 
-    from balancewatch.providers import transport
+    from balancewatch.providers._http import transport
 
     class Client:  # SharedClient's interface, over httpx.AsyncClient and its pool
         def __init__(self, max_connections: int) -> None:

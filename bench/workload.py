@@ -10,7 +10,7 @@
 - The requests the references make are built here exactly as the providers build them
   (same URL, method, headers; TheDex signed with ``balancewatch.providers.thedex.sign``).
 - :class:`Schedule` is the daemon's: a first run spread over ``min(interval, 5 ms x N)``,
-  then one run per interval in each account's own slot, with ``balancewatch.schedule``'s
+  then one run per interval in each account's own slot, with ``balancewatch.daemon.schedule``'s
   ``SlotTrigger`` itself.
 """
 
@@ -26,9 +26,9 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from balancewatch.daemon.schedule import SlotTrigger, first_run_spread, phase
 from balancewatch.providers.thedex import sign
-from balancewatch.schedule import SlotTrigger, first_run_spread, phase
-from balancewatch.sim import generated_accounts
+from balancewatch.sim.server import generated_accounts
 
 WARNING_BELOW = Decimal(100)
 CRITICAL_BELOW = Decimal(50)

@@ -1,10 +1,10 @@
 """Shared fixtures for the provider, fault, fuzz and CLI tests.
 
-- ``sim``: a fresh :class:`~balancewatch.sim.SimServer` on loopback for each test (so a
+- ``sim``: a fresh :class:`~balancewatch.sim.server.SimServer` on loopback for each test (so a
   fault, a drained balance or OneClickDz's IP lockout never leaks into the next test),
   with one account per provider registered under :data:`KEYS`.
 - ``provider_for``: a configured provider object pointed at the simulator.
-- ``poll``: one real :func:`~balancewatch.providers.base.fetch` over a real client.
+- ``poll``: one real :func:`~balancewatch.providers.fetch` over a real client.
 - ``scripted``: a tiny HTTP(S) server whose answer each test writes, for what the
   simulator cannot say (an echoed key, a POST body to record, a TLS certificate).
 - ``write_config`` and ``run_cli``: a config file on disk and ``python -m balancewatch``
@@ -30,10 +30,9 @@ import pytest
 import yaml
 
 from balancewatch.model import Snapshot
-from balancewatch.providers import get_provider
-from balancewatch.providers.base import Provider, fetch, make_client
-from balancewatch.providers.transport import SharedClient
-from balancewatch.sim import PROVIDERS, SimServer
+from balancewatch.providers import Provider, fetch, get_provider, make_client
+from balancewatch.providers._http.transport import SharedClient
+from balancewatch.sim.server import PROVIDERS, SimServer
 
 KEYS: Mapping[str, str] = {
     "dhmad": "sk_live_dhmad_0123456789abcdef",

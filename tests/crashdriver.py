@@ -32,17 +32,17 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from balancewatch.config import Config, parse_config
+from balancewatch.config.load import Config, parse_config
 from balancewatch.model import Balance, Snapshot
-from balancewatch.notify import deliver_due, plan_deliveries
-from balancewatch.poller import (
+from balancewatch.notify.outbox import deliver_due, plan_deliveries
+from balancewatch.poll.decide import (
     ONE_SHOT_LOOKBACK,
     AccountPlan,
     decide,
     make_plan,
     recent_history,
 )
-from balancewatch.state import SqliteStore
+from balancewatch.state.sqlite import SqliteStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 STEP = timedelta(minutes=5)

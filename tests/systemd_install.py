@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from balancewatch.sim import SimServer
+from balancewatch.sim.server import SimServer
 from tests.systemd_machine import SYSTEMD, Machine
 
 REPO = Path(__file__).resolve().parents[1]

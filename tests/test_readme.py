@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from balancewatch.config import load_config
+from balancewatch.config.load import load_config
 from balancewatch.model import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

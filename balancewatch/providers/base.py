@@ -1,15 +1,17 @@
-"""What a provider is and the registry; re-exports the reading and fetch helpers.
+"""What a provider is, and the registry of providers by name.
 
 A provider is small (see ``dhmad.py``): a ``Settings`` model (its own config keys and
 credentials), a ``name``, a default ``base_url``, a pure ``build_request(now)`` and a pure
 ``parse(body) -> {currency: Balance}``. Everything that talks to the network is in
-``fetch.py`` (:func:`fetch`), and answers are read with ``jsonread.py``, so every provider
-gets the same protections (deadline, byte cap, strict JSON, typed and redacted errors:
-see ``fetch.py``'s docstring).
+``_http/fetch.py``, and answers are read with ``reading.py``, so every provider gets the
+same protections (deadline, byte cap, strict JSON, typed and redacted errors: see
+``_http/fetch.py``'s docstring). Provider authors import all of this from
+:mod:`balancewatch.providers`.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -23,13 +25,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from balancewatch.model import Balance
-from balancewatch.providers.httpurl import InvalidUrl, read_url
+from balancewatch.providers._http.url import InvalidUrl, read_url
+from balancewatch.providers.reading import ErrorDetails, generic_error_details
 
 
 def check_http_url(value: str) -> str:
     """An absolute http(s) URL that httpx can send to; the message never repeats the URL.
 
-    Read with :func:`~balancewatch.providers.httpurl.read_url` (httpx's rules, without
+    Read with :func:`~balancewatch.providers._http.url.read_url` (httpx's rules, without
     importing httpx), so loading a config does not need httpx.
     """
     try:
@@ -150,13 +153,21 @@ def register(cls: type[Provider]) -> type[Provider]:
     return cls
 
 
-def registry() -> Mapping[str, type[Provider]]:
-    """Built-in providers plus those of the ``balancewatch.providers`` entry-point group."""
-    global _ENTRY_POINTS_LOADED
-    import balancewatch.providers  # noqa: F401  (imports the built-ins, which register)
+BUILT_IN = ("dhmad", "http_json", "oneclickdz", "sunor", "thedex")
+"""The modules of ``balancewatch.providers`` that hold a provider each (they register)."""
 
+
+def registry() -> Mapping[str, type[Provider]]:
+    """Built-in providers plus those of the ``balancewatch.providers`` entry-point group.
+
+    Loaded on first use: the built-ins are plugins like any other (they import the public
+    API of :mod:`balancewatch.providers`), so importing that package loads none of them.
+    """
+    global _ENTRY_POINTS_LOADED
     if not _ENTRY_POINTS_LOADED:
         _ENTRY_POINTS_LOADED = True
+        for module in BUILT_IN:
+            importlib.import_module(f"balancewatch.providers.{module}")
         for ep in entry_points(group="balancewatch.providers"):
             try:
                 cls = ep.load()
@@ -172,58 +183,3 @@ def registry() -> Mapping[str, type[Provider]]:
 
 def get_provider(name: str) -> type[Provider]:
     return registry()[name]
-
-
-# The helpers providers are built from, importable from here as they always were.
-from balancewatch.providers.fetch import (  # noqa: E402
-    MAX_RESPONSE_BYTES,
-    RATE_LIMIT_CODES,
-    classify_error,
-    fetch,
-    make_client,
-    parse_retry_after,
-    redact,
-)
-from balancewatch.providers.jsonread import (  # noqa: E402
-    MAX_JSON_DEPTH,
-    MAX_RETRY_AFTER,
-    ErrorDetails,
-    amount_at,
-    currency_key,
-    generic_error_details,
-    loads_strict,
-    printable,
-    require_amount,
-    require_object,
-    value_at,
-)
-
-__all__ = [
-    "MAX_JSON_DEPTH",
-    "MAX_RESPONSE_BYTES",
-    "MAX_RETRY_AFTER",
-    "RATE_LIMIT_CODES",
-    "ApiKeySettings",
-    "ErrorDetails",
-    "Provider",
-    "ProviderSettings",
-    "Request",
-    "amount_at",
-    "check_header_value",
-    "check_http_url",
-    "classify_error",
-    "currency_key",
-    "fetch",
-    "generic_error_details",
-    "get_provider",
-    "loads_strict",
-    "make_client",
-    "parse_retry_after",
-    "printable",
-    "redact",
-    "register",
-    "registry",
-    "require_amount",
-    "require_object",
-    "value_at",
-]

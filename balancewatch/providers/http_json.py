@@ -26,11 +26,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from balancewatch.model import Balance, MalformedResponse, TransientError
-from balancewatch.providers.base import (
+from balancewatch.providers import (
+    Balance,
+    MalformedResponse,
     Provider,
     ProviderSettings,
     Request,
+    TransientError,
     amount_at,
     check_header_value,
     check_http_url,

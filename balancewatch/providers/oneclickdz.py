@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from balancewatch.model import Balance, MalformedResponse
-from balancewatch.providers.base import (
+from balancewatch.providers import (
+    Balance,
+    MalformedResponse,
     Provider,
     Request,
     amount_at,

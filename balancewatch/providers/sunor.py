@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from balancewatch.model import Balance
-from balancewatch.providers.base import (
+from balancewatch.providers import (
+    Balance,
     Provider,
     Request,
     amount_at,

@@ -22,9 +22,10 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
-from balancewatch.model import Balance, MalformedResponse
-from balancewatch.providers.base import (
+from balancewatch.providers import (
     ApiKeySettings,
+    Balance,
+    MalformedResponse,
     Provider,
     Request,
     amount_at,

@@ -30,7 +30,7 @@ fire (or never clear) in production:
 - Durations (``within``, ``window``, ``under``) are longer than zero, ``for`` is at least
   one poll, and a rule's ``currency`` is not empty (it would match no currency).
 - Whether ``within``/``window`` is longer than the account's poll interval (or no earlier
-  poll ever falls inside it) needs the interval: :mod:`balancewatch.config_check`.
+  poll ever falls inside it) needs the interval: :mod:`balancewatch.config.validate`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,382 @@
+"""The SQLite schema of the state store, its migrations, and how records map to rows.
+
+Only :mod:`balancewatch.state.sqlite` uses this module; it is split out so that the store reads
+as "what happens" and this module as "what it looks like on disk": tables, migrations,
+value encodings, row codecs and the SQL statements that are more than one line.
+
+Conventions, fixed for every table:
+
+- **Instants** are text, ISO-8601 in UTC with a fixed width
+  (``2024-05-01T12:00:00.000000Z``), so text order is time order, indexes work, and an
+  operator can read them with the ``sqlite3`` shell. Naive datetimes are refused.
+- **Amounts** are decimal strings (``str(Decimal)``), read back with ``Decimal(text)``: exact,
+  never through float. Balances are one JSON object per snapshot,
+  ``{"DZD": {"available": "950.00", "held": "10"}}``; a kind the provider does not report is
+  left out (``None``, which is not zero).
+- **Severity** is its integer value (0 info, 1 warning, 2 critical).
+
+Migrations are append-only: a released one is never edited, a change is a new one. Each
+runs in its own transaction together with its ``PRAGMA user_version`` bump, so a crash
+mid-migration leaves the previous version intact.
+"""
+
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal, cast
+
+from balancewatch.model import Balance, Severity, Snapshot
+from balancewatch.records import (
+    AlertState,
+    AlertStatus,
+    Delivery,
+    Health,
+    Notification,
+    NotificationKind,
+    Silence,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+_V1 = Migration(
+    1,
+    "initial tables",
+    (
+        """CREATE TABLE snapshots (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            taken_at TEXT NOT NULL,
+            balances TEXT NOT NULL
+        )""",
+        """CREATE TABLE health (
+            account TEXT PRIMARY KEY,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT, last_error_kind TEXT,
+            last_ok_at TEXT, last_poll_at TEXT, not_before TEXT, config_hash TEXT
+        )""",
+        """CREATE TABLE alerts (
+            account TEXT NOT NULL, key TEXT NOT NULL,
+            rule TEXT NOT NULL, rule_type TEXT NOT NULL, currency TEXT,
+            kind TEXT NOT NULL CHECK (kind IN ('state', 'event')),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'firing', 'resolved')),
+            severity INTEGER NOT NULL, summary TEXT NOT NULL,
+            consecutive INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT, last_notified_at TEXT, notified_severity INTEGER,
+            resolved_at TEXT, value TEXT, threshold TEXT, event_ref TEXT, updated_at TEXT,
+            PRIMARY KEY (account, key)
+        )""",
+        "CREATE INDEX alerts_status ON alerts (status)",
+        """CREATE TABLE notifications (
+            id TEXT PRIMARY KEY,
+            account TEXT NOT NULL, alert_key TEXT NOT NULL, kind TEXT NOT NULL,
+            severity INTEGER NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,
+            created_at TEXT NOT NULL, poll_id TEXT NOT NULL,
+            fields TEXT NOT NULL DEFAULT '{}', tags TEXT NOT NULL DEFAULT '[]'
+        )""",
+        "CREATE INDEX notifications_created ON notifications (created_at)",
+        """CREATE TABLE deliveries (
+            notification_id TEXT NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+            channel TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT, delivered_at TEXT, gave_up_at TEXT, last_error TEXT,
+            PRIMARY KEY (notification_id, channel)
+        )""",
+        # Only undelivered rows are ever searched, and there are few of them: a partial
+        # index keeps due_deliveries() and outbox_depth() cheap however long the history.
+        """CREATE INDEX deliveries_pending ON deliveries (next_attempt_at)
+            WHERE delivered_at IS NULL AND gave_up_at IS NULL""",
+        """CREATE TABLE silences (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            account TEXT NOT NULL, rule TEXT,
+            starts_at TEXT NOT NULL, ends_at TEXT NOT NULL,
+            reason TEXT NOT NULL, created_by TEXT NOT NULL DEFAULT ''
+        )""",
+    ),
+)
+
+_V2 = Migration(
+    2,
+    "snapshot lookup index; meta table",
+    (
+        "CREATE INDEX snapshots_account_time ON snapshots (account, taken_at)",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def apply_migration(conn: sqlite3.Connection, migration: Migration) -> None:
+    """Run one migration and bump ``user_version``, in the caller's open transaction."""
+    for statement in migration.statements:
+        conn.execute(statement)
+    # PRAGMA takes no parameters; the version is an int from this module, never input.
+    conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+
+
+# ---------------------------------------------------------------- value codecs
+
+
+def ts(value: datetime) -> str:
+    """An aware datetime as fixed-width UTC text (sorts as it compares)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime cannot be stored: {value!r}")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def ts_opt(value: datetime | None) -> str | None:
+    return None if value is None else ts(value)
+
+
+def dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def dt_opt(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def dec_opt(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def to_dec_opt(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def encode_balances(balances: Mapping[str, Balance]) -> str:
+    data = {
+        currency: {
+            kind: str(amount)
+            for kind in ("available", "pending", "held", "total")
+            if (amount := getattr(balance, kind)) is not None
+        }
+        for currency, balance in balances.items()
+    }
+    return json.dumps(data, separators=(",", ":"))
+
+
+def decode_balances(text: str) -> dict[str, Balance]:
+    data = cast(dict[str, dict[str, str]], json.loads(text))
+    return {
+        currency: Balance(**{kind: Decimal(amount) for kind, amount in kinds.items()})
+        for currency, kinds in data.items()
+    }
+
+
+# ---------------------------------------------------------------- records <-> rows
+
+SNAPSHOT_COLUMNS = "account, taken_at, balances"
+HEALTH_COLUMNS = (
+    "account, consecutive_failures, last_error, last_error_kind, last_ok_at, last_poll_at,"
+    " not_before, config_hash"
+)
+ALERT_COLUMNS = (
+    "account, key, rule, rule_type, currency, kind, status, severity, summary, consecutive,"
+    " started_at, last_notified_at, notified_severity, resolved_at, value, threshold,"
+    " event_ref, updated_at"
+)
+NOTIFICATION_COLUMNS = (
+    "id, account, alert_key, kind, severity, title, body, created_at, poll_id, fields, tags"
+)
+DELIVERY_COLUMNS = (
+    "notification_id, channel, attempts, next_attempt_at, delivered_at, gave_up_at, last_error"
+)
+SILENCE_COLUMNS = "id, account, rule, starts_at, ends_at, reason, created_by"
+
+# ---------------------------------------------------------------- statements
+# Built only from the constants above; every value is a bound parameter.
+
+
+def _insert(table: str, columns: str) -> str:
+    marks = ", ".join("?" for _ in columns.split(","))
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+
+
+def _upsert(table: str, columns: str, conflict: str) -> str:
+    keys = {c.strip() for c in conflict.split(",")}
+    names = [c.strip() for c in columns.split(",")]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c not in keys)
+    return f"{_insert(table, columns)} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+
+
+INSERT_SNAPSHOT = _insert("snapshots", SNAPSHOT_COLUMNS)
+UPSERT_HEALTH = _upsert("health", HEALTH_COLUMNS, "account")
+UPSERT_ALERT = _upsert("alerts", ALERT_COLUMNS, "account, key")
+INSERT_NOTIFICATION = _insert("notifications", NOTIFICATION_COLUMNS)
+INSERT_DELIVERY = _insert("deliveries", DELIVERY_COLUMNS)
+PENDING = "delivered_at IS NULL AND gave_up_at IS NULL"  # as the partial index says
+DUE = (
+    "SELECT d.notification_id, d.channel, d.attempts, d.next_attempt_at, d.delivered_at,"
+    " d.gave_up_at, d.last_error, n.id, n.account, n.alert_key, n.kind, n.severity, n.title,"
+    " n.body, n.created_at, n.poll_id, n.fields, n.tags"
+    f" FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE {PENDING}"
+    " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)"
+    " ORDER BY n.created_at, n.rowid, d.channel LIMIT ?"
+)
+# A skip-scan over the (account, taken_at) index: one probe per account, not per row.
+SNAPSHOT_ACCOUNTS = """
+    WITH RECURSIVE seen(account) AS (
+        SELECT MIN(account) FROM snapshots
+        UNION ALL
+        SELECT (SELECT MIN(account) FROM snapshots WHERE account > seen.account)
+        FROM seen WHERE seen.account IS NOT NULL
+    )
+    SELECT account FROM seen WHERE account IS NOT NULL"""
+PRUNE_SNAPSHOTS = (
+    "DELETE FROM snapshots WHERE account = ? AND taken_at < ?"
+    " AND taken_at < (SELECT MAX(taken_at) FROM snapshots WHERE account = ?)"
+)
+PRUNE_NOTIFICATIONS = (
+    "DELETE FROM notifications WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d"
+    f" WHERE d.notification_id = notifications.id AND {PENDING})"
+)
+
+
+Row = Sequence[Any]
+AlertKind = Literal["state", "event"]
+
+
+def snapshot_row(snapshot: Snapshot) -> tuple[str, str, str]:
+    return (snapshot.account, ts(snapshot.taken_at), encode_balances(snapshot.balances))
+
+
+def snapshot_from(row: Row) -> Snapshot:
+    return Snapshot(row[0], dt(row[1]), decode_balances(row[2]))
+
+
+def health_row(h: Health) -> tuple[Any, ...]:
+    return (
+        h.account,
+        h.consecutive_failures,
+        h.last_error,
+        h.last_error_kind,
+        ts_opt(h.last_ok_at),
+        ts_opt(h.last_poll_at),
+        ts_opt(h.not_before),
+        h.config_hash,
+    )
+
+
+def health_from(row: Row) -> Health:
+    return Health(
+        row[0], row[1], row[2], row[3], dt_opt(row[4]), dt_opt(row[5]), dt_opt(row[6]), row[7]
+    )
+
+
+def alert_row(a: AlertState) -> tuple[Any, ...]:
+    notified = None if a.notified_severity is None else int(a.notified_severity)
+    return (
+        a.account,
+        a.key,
+        a.rule,
+        a.rule_type,
+        a.currency,
+        a.kind,
+        a.status,
+        int(a.severity),
+        a.summary,
+        a.consecutive,
+        ts_opt(a.started_at),
+        ts_opt(a.last_notified_at),
+        notified,
+        ts_opt(a.resolved_at),
+        dec_opt(a.value),
+        dec_opt(a.threshold),
+        ts_opt(a.event_ref),
+        ts_opt(a.updated_at),
+    )
+
+
+def alert_from(row: Row) -> AlertState:
+    return AlertState(
+        account=row[0],
+        key=row[1],
+        rule=row[2],
+        rule_type=row[3],
+        currency=row[4],
+        kind=cast(AlertKind, row[5]),
+        status=cast(AlertStatus, row[6]),
+        severity=Severity(row[7]),
+        summary=row[8],
+        consecutive=row[9],
+        started_at=dt_opt(row[10]),
+        last_notified_at=dt_opt(row[11]),
+        notified_severity=None if row[12] is None else Severity(row[12]),
+        resolved_at=dt_opt(row[13]),
+        value=to_dec_opt(row[14]),
+        threshold=to_dec_opt(row[15]),
+        event_ref=dt_opt(row[16]),
+        updated_at=dt_opt(row[17]),
+    )
+
+
+def notification_row(n: Notification) -> tuple[Any, ...]:
+    return (
+        n.id,
+        n.account,
+        n.alert_key,
+        n.kind,
+        int(n.severity),
+        n.title,
+        n.body,
+        ts(n.created_at),
+        n.poll_id,
+        json.dumps(dict(n.fields), separators=(",", ":")),
+        json.dumps(list(n.tags), separators=(",", ":")),
+    )
+
+
+def notification_from(row: Row) -> Notification:
+    return Notification(
+        id=row[0],
+        account=row[1],
+        alert_key=row[2],
+        kind=cast(NotificationKind, row[3]),
+        severity=Severity(row[4]),
+        title=row[5],
+        body=row[6],
+        created_at=dt(row[7]),
+        poll_id=row[8],
+        fields=cast(dict[str, str], json.loads(row[9])),
+        tags=tuple(cast(list[str], json.loads(row[10]))),
+    )
+
+
+def delivery_row(d: Delivery) -> tuple[Any, ...]:
+    return (
+        d.notification_id,
+        d.channel,
+        d.attempts,
+        ts_opt(d.next_attempt_at),
+        ts_opt(d.delivered_at),
+        ts_opt(d.gave_up_at),
+        d.last_error,
+    )
+
+
+def delivery_from(row: Row) -> Delivery:
+    return Delivery(row[0], row[1], row[2], dt_opt(row[3]), dt_opt(row[4]), dt_opt(row[5]), row[6])
+
+
+def silence_from(row: Row) -> Silence:
+    return Silence(row[0], row[1], row[2], dt(row[3]), dt(row[4]), row[5], row[6])
