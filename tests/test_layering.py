@@ -189,3 +189,16 @@ def test_modules_stay_under_400_lines(path: Path) -> None:
         return
     lines = len(path.read_text().splitlines())
     assert lines < 400, f"{module_name(path)} has {lines} lines"
+
+
+def test_the_architecture_page_draws_this_table() -> None:
+    """docs/architecture.md's layer table is this test's, row for row."""
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    start = page.index("<!-- the table below is compared with tests/test_layering.py -->")
+    rows = [line for line in page[start:].split("\n\n", 1)[0].splitlines() if line.startswith("|")]
+    drawn = {}
+    for row in rows[2:]:
+        layer, package, _what = (cell.strip() for cell in row.strip("|").split("|"))
+        drawn[package.strip("`")] = int(layer)
+
+    assert drawn == LAYERS
