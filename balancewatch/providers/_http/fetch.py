@@ -102,7 +102,7 @@ async def fetch(
     except ProviderError as exc:
         raise _redacted(exc, secrets) from None
     except Exception as exc:  # httpx.InvalidURL, UnicodeEncodeError, anyio's ExceptionGroup
-        detail = hide(printable(f"{type(exc).__name__}: {exc}"), secrets)[:200]
+        detail = printable(hide(f"{type(exc).__name__}: {exc}", secrets))[:200]
         raise ProviderError(f"cannot send the request ({detail})") from None
     try:
         if not 200 <= status < 300:
