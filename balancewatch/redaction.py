@@ -7,9 +7,9 @@
   URL. Someone said these are credentials;
 - *guessed*, the parts of a URL that may carry a token (:func:`url_secrets`): its query
   values; and for a URL that is a credential as a whole (an Apprise URL,
-  ``path_tokens=True``), the URL itself, each path segment and a host that is not a DNS
-  name (``tgram://BOTTOKEN/...``). An API URL's path is words (``/api/v1/balance``) and is
-  left alone (``path_tokens=False``).
+  ``path_tokens=True``), the URL itself, each path segment and a host that is neither a DNS
+  name, an IP address nor ``localhost`` (``tgram://BOTTOKEN/...``). An API URL's path is
+  words (``/api/v1/balance``) and is left alone (``path_tokens=False``).
 
 **How long.** One floor for everything hidden, :data:`MIN_SECRET_LENGTH` (4): shorter values
 (``5m``, ``TND``, ``401``) would be cut out of every line, and no credential is that short.
@@ -25,9 +25,9 @@ query) and re-encoded the way an HTTP library prints it, since logs show any of 
 kept index) replaces every occurrence with :data:`REDACTED`, scanning left to right and
 taking at each position the longest secret that starts there, so a secret that contains
 another is hidden whole; secrets that overlap are hidden as one. Text with no secret in it
-comes back unchanged (the same object).
-A secret that contains ``***`` itself could be rebuilt by the masking around it; no
-credential looks like that, and it is not guarded against.
+comes back unchanged (the same object). A secret that contains ``***`` itself could be
+spelled again by the masks around it; no credential looks like that, and it is not guarded
+against.
 
 **Where.** :data:`REDACTOR` is the process's own, fed with every credential the config and
 its providers know, and sits in the log processors (:mod:`balancewatch.daemon.logs`) and
@@ -166,14 +166,22 @@ def url_secrets(url: str, *, path_tokens: bool) -> set[str]:
     except ValueError:  # an invalid IPv6 host: nothing can be told apart
         return {url} if path_tokens else set()
     declared = _spellings(parts.password or "")
-    guessed = [value for _key, _eq, value in (p.partition("=") for p in parts.query.split("&"))]
+    items = (item.partition("=") for item in parts.query.split("&"))
+    guessed = [value if eq else key for key, eq, value in items]  # ?TOKEN alone is a value
     if path_tokens:
         guessed += parts.path.split("/")
         host = parts.netloc.rpartition("@")[2]
-        if "." not in host:
+        if not _names_a_machine(host):
             guessed += [host, *host.split(":")]
     tokens = {s for part in guessed for s in _spellings(part) if len(s) >= MIN_URL_TOKEN}
     return set(hideable(declared, tokens, [url] if path_tokens else []))
+
+
+def _names_a_machine(host: str) -> bool:
+    """A DNS name, an IP address or ``localhost``: where to send, not a token (a bot token
+    takes the host's place in ``tgram://TOKEN/``)."""
+    name = host.rpartition(":")[0] if host.count(":") == 1 else host
+    return "." in host or host.startswith("[") or name.lower() == "localhost"
 
 
 def _spellings(part: str) -> set[str]:

@@ -57,9 +57,16 @@ APPRISE, API = True, False
         pytest.param(
             "json://localhost:8080/notify/json",
             APPRISE,
-            {"json://localhost:8080/notify/json", "localhost:8080", "localhost"},
-            {"notify", "json", "8080"},
-            id="apprise: the whole URL always; path words under 8 characters never",
+            {"json://localhost:8080/notify/json"},
+            {"notify", "json", "8080", "localhost:8080", "localhost"},
+            id="apprise: the whole URL always; path words under 8 characters and localhost never",
+        ),
+        pytest.param(
+            "json://[fe80::1]:8080/hook?plaintokenvalue",
+            APPRISE,
+            {"plaintokenvalue"},
+            {"[fe80::1]:8080", "[fe80::1]", "hook"},
+            id="apprise: an IP address is no token; a query item alone is a value",
         ),
         pytest.param(
             "mailto://u:pass@example.com",
