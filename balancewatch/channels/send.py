@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import structlog
 
-from balancewatch.redaction import REDACTOR, url_secrets
+from balancewatch.redaction import REDACTOR, Redactor, url_secrets
 
 log = structlog.get_logger("balancewatch.notify")
 
@@ -223,9 +223,9 @@ def _reason(status: str, result: object) -> str:
 
 def scrub(text: str, url: str, secrets: Iterable[str] = ()) -> str:
     """``text`` on one line, short, without the URL, its token-like parts or known secrets."""
-    hidden = sorted({*secrets, *url_secrets(url)}, key=len, reverse=True)
-    for secret in hidden:
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    text = REDACTOR.text(" ".join(text.split()))
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+    hidden = Redactor([*secrets, *url_secrets(url, path_tokens=True)])
+    # Hidden before and after the spaces are joined: a secret may hold a line break, and
+    # joining may spell out one that held a double space.
+    line = hidden.hide(" ".join(hidden.hide(text).split()))
+    line = REDACTOR.hide(line)
+    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."

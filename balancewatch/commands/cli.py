@@ -214,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if isinstance(error, BalancewatchError)
             else f"{type(error).__name__}: {error}"
         )
-        print(f"error: {REDACTOR.text(text)}", file=sys.stderr)
+        print(f"error: {REDACTOR.hide(text)}", file=sys.stderr)
         return EXIT_FAILURE
 
 

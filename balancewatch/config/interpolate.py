@@ -6,7 +6,8 @@ when unset or empty), ``$${`` for a literal ``${``; a whole value ``file:/path``
 trailing newline stripped; relative to the config's directory) or ``credential:NAME``
 (``$CREDENTIALS_DIRECTORY/NAME``, systemd's ``LoadCredential=``). Keys are never
 interpolated. Every value that came from the environment or a file is remembered as a
-secret (defaults are written in the file, so they are not). Problems are collected, one
+secret (defaults are written in the file, so they are not); which of them are long enough
+to hide is :mod:`balancewatch.redaction`'s rule. Problems are collected, one
 per value, with the value's path.
 """
 
@@ -21,9 +22,6 @@ from typing import Any
 from balancewatch.config.problems import Problem, YamlPath
 
 MAX_SECRET_FILE_BYTES = 1 << 20
-
-MIN_SECRET_LENGTH = 4
-"""Shorter values (``5m``, ``TND``) would redact ordinary words out of every log line."""
 
 _REFERENCE = re.compile(
     r"\$\$\{|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}|\$\{"
@@ -109,7 +107,7 @@ class _Resolver:
                 missing.append(name)
             return match.group(0)
         if remember:
-            self._remember(value)
+            self.secrets.add(value)
         return value
 
     def _credential(self, name: str) -> str:
@@ -135,12 +133,8 @@ class _Resolver:
         if len(raw) > MAX_SECRET_FILE_BYTES:
             raise _Unresolvable(f"{what} ({path}) is larger than {MAX_SECRET_FILE_BYTES} bytes")
         text = text.removesuffix("\n").removesuffix("\r")
-        self._remember(text)
+        self.secrets.add(text)
         return text
-
-    def _remember(self, value: str) -> None:
-        if len(value) >= MIN_SECRET_LENGTH:
-            self.secrets.add(value)
 
 
 def _not_set(names: list[str]) -> str:

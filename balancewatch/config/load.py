@@ -31,8 +31,8 @@ Decisions where DESIGN.md is silent:
 - A section written but left empty (``defaults:`` with every key commented out) means
   "all defaults"; ``http:`` left empty means the HTTP endpoint is off.
 - ``state.path`` relative is relative to the working directory, like its default.
-- Secrets (for log redaction) shorter than 4 characters are not collected: they would
-  shred every log line and no real credential is that short.
+- Which values are secrets, how long they must be and how they are hidden is
+  :mod:`balancewatch.redaction`'s; this module only knows where they are in a config.
 """
 
 from __future__ import annotations
@@ -42,9 +42,7 @@ from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, SecretStr
-
-from balancewatch.config.interpolate import MIN_SECRET_LENGTH, resolve_secrets
+from balancewatch.config.interpolate import resolve_secrets
 from balancewatch.config.models import (
     ACCOUNT_KEYS,
     SECTIONS,
@@ -82,7 +80,7 @@ from balancewatch.config.problems import (
 from balancewatch.config.validate import Checker, M, cross_check
 from balancewatch.config.yamldoc import read_yaml
 from balancewatch.model import ConfigError
-from balancewatch.redaction import redact, url_secrets
+from balancewatch.redaction import Redactor, hideable, secret_values, url_secrets
 
 __all__ = [
     "ACCOUNT_KEYS",
@@ -114,7 +112,6 @@ __all__ = [
     "load_config",
     "parse_config",
     "state_path",
-    "url_secrets",
 ]
 
 SYSTEM_CONFIG_PATH = Path("/etc/balancewatch/config.yaml")
@@ -128,32 +125,18 @@ def state_path(config: Config, environ: Mapping[str, str] | None = None) -> Path
 # ---------------------------------------------------------------- secrets
 
 
-def _secret_values(value: Any) -> set[str]:
-    """Every SecretStr inside models, mappings and sequences (a loop, not a set per level:
-    10,000 accounts hold ~400,000 values)."""
-    found: set[str] = set()
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if item is None:  # the commonest value, cheapest to pass over
-            continue
-        if isinstance(item, BaseModel):
-            pending += item.__dict__.values()
-        elif isinstance(item, list | tuple):
-            pending += item
-        elif isinstance(item, SecretStr):
-            found.add(item.get_secret_value())
-        elif isinstance(item, Mapping):
-            pending += item.values()
-    return found
-
-
 def _collect_secrets(fields: dict[str, Any], interpolated: set[str]) -> frozenset[str]:
-    secrets = set(interpolated) | _secret_values(fields)
-    for notifier in fields.get("notifiers", {}).values():
-        for url in notifier.urls if notifier is not None else ():
-            secrets |= url_secrets(url)
-    return frozenset(s for s in secrets if len(s) >= MIN_SECRET_LENGTH)
+    """What the loaded config must keep out of logs (the rules: :mod:`balancewatch.redaction`)."""
+    urls = [
+        url
+        for notifier in fields.get("notifiers", {}).values()
+        for url in (notifier.urls if notifier is not None else ())
+    ]
+    return hideable(interpolated, secret_values(fields), _apprise_secrets(urls))
+
+
+def _apprise_secrets(urls: list[str]) -> set[str]:
+    return {s for url in urls for s in url_secrets(url, path_tokens=True)}
 
 
 # ---------------------------------------------------------------- API
@@ -196,10 +179,7 @@ def parse_config(
     problems = early + needed + [p for p in later if not _below_any(p.path, deferred)]
     secrets_found = _collect_secrets(fields, resolved.secrets)
     if problems:
-        raw_urls = _strings(checker.data.get("notifiers"))
-        hidden = secrets_found | {
-            s for url in raw_urls for s in url_secrets(url) if len(s) >= MIN_SECRET_LENGTH
-        }
+        hidden = secrets_found | _apprise_secrets(_strings(checker.data.get("notifiers")))
         hidden -= {str(value_at(resolved.data, p.path)) for p in resolved.problems}
         # (a value that could not be resolved is left as the file wrote it: no secret)
         raise ConfigError(_report(problems, source, lines, hidden), source)
@@ -215,7 +195,8 @@ def _below_any(path: YamlPath, problems: list[Problem]) -> bool:
 def _report(problems: list[Problem], source: str, lines: Lines, secrets: Set[str]) -> list[str]:
     located = [(p.line or line_of(p.path, lines), p) for p in problems]
     located.sort(key=lambda pair: pair[0])
-    report = [redact(format_problem(p, source, lines), secrets) for _line, p in located]
+    hidden = Redactor(secrets)
+    report = [hidden.hide(format_problem(p, source, lines)) for _line, p in located]
     return list(dict.fromkeys(report))
 
 

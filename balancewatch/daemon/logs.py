@@ -1,10 +1,10 @@
 """Logging: structlog everywhere, JSON lines off a TTY (journald), console on a TTY.
 
-Secrets are removed by :class:`Redactor`, a structlog processor that also sits on the
-standard-library handler's formatter, so the loggers of httpx, aiohttp and apprise (which
-log full URLs and URL path tokens) pass through it too. Both write whole lines to the same
-stream. Every configured secret is replaced by
-``***`` wherever it appears: event text, values, exception text.
+Secrets are removed by :data:`~balancewatch.redaction.REDACTOR`, a structlog processor that
+also sits on the standard-library handler's formatter, so the loggers of httpx, aiohttp and
+apprise (which log full URLs and URL path tokens) pass through it too. Both write whole
+lines to the same stream. Every configured secret is replaced by ``***`` wherever it
+appears: event text, values, exception text (the rules: :mod:`balancewatch.redaction`).
 """
 
 from __future__ import annotations

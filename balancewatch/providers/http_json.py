@@ -9,10 +9,11 @@
     currency: EUR                    # fixed, or currency_path: data.currency
 
 Header values are credentials (redacted everywhere), and so are the URL's password and
-its query values of 8 characters or more (``?key=...``). A status >= 400 maps to the typed
-errors as for every provider; ``error_path``, when set and present and truthy in a 2xx
-body, marks the answer as an error too. A path step that is an integer (``-1`` too)
-indexes a list.
+its query values of 8 characters or more (``?key=...``), but not its path, which is words
+(:func:`balancewatch.redaction.url_secrets` with ``path_tokens=False``). A status >= 400
+maps to the typed errors as for every provider; ``error_path``, when set and present and
+truthy in a 2xx body, marks the answer as an error too. A path step that is an integer
+(``-1`` too) indexes a list.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import re
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -41,11 +42,11 @@ from balancewatch.providers import (
     register,
     value_at,
 )
+from balancewatch.redaction import url_secrets
 
 PATH_KINDS = ("available", "pending", "held", "total")
 _INDEX = re.compile(r"-?[0-9]+")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-MIN_URL_SECRET = 8
 
 
 class HttpJsonSettings(ProviderSettings):
@@ -96,19 +97,6 @@ def split_path(path: str) -> tuple[str | int, ...]:
     return tuple(int(p) if _INDEX.fullmatch(p) else p for p in path.split("."))
 
 
-def url_secrets(url: str) -> list[str]:
-    """The parts of a URL that carry credentials: the password, and query values of
-    :data:`MIN_URL_SECRET` characters or more (shorter ones are words such as ``json``)."""
-    try:
-        parts = urlsplit(url)
-        found = [parts.password or "", *(v for _k, v in parse_qsl(parts.query))]
-    except ValueError:
-        return []
-    found += [unquote(v) for v in found]
-    found += [v.replace(" ", "+") for v in found]  # parse_qsl turned '+' into ' '
-    return [v for v in dict.fromkeys(found) if len(v) >= MIN_URL_SECRET]
-
-
 @register
 class HttpJson(Provider):
     name = "http_json"
@@ -133,7 +121,7 @@ class HttpJson(Provider):
     def _secrets(self) -> tuple[str, ...]:
         settings: HttpJsonSettings = self.settings  # type: ignore[assignment]
         found = [v.get_secret_value() for v in settings.headers.values()]
-        found += url_secrets(settings.url)
+        found += sorted(url_secrets(settings.url, path_tokens=False))
         return tuple(s for s in found if s)
 
     def parse(self, data: Any) -> dict[str, Balance]:

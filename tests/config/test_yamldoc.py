@@ -341,11 +341,12 @@ def test_unreadable_secrets_name_the_file_or_the_variable(tmp_path: Path) -> Non
 
 
 def test_values_from_the_environment_and_files_are_remembered_as_secrets(tmp_path: Path) -> None:
-    """Defaults are written in the file, so they are not secret; short values would shred logs."""
+    """Defaults are written in the file, so they are not secret. Short values are remembered
+    too: which are long enough to hide is balancewatch.redaction's rule, applied at load."""
     (tmp_path / "key").write_text("file-secret\n")
     data = {"a": "x${TOKEN}y", "b": f"file:{tmp_path}/key", "c": "${D:-default-value}", "e": "${S}"}
     resolved = resolve_secrets(data, {"TOKEN": "env-secret", "S": "abc"}, None)
-    assert resolved.secrets == {"env-secret", "file-secret"}
+    assert resolved.secrets == {"env-secret", "file-secret", "abc"}
 
 
 def test_read_yaml_collects_problems_instead_of_raising() -> None:

@@ -7,7 +7,7 @@ import json
 import logging
 
 from balancewatch.daemon.logs import get_logger, setup_logging
-from balancewatch.redaction import REDACTED, REDACTOR, Redactor
+from balancewatch.redaction import REDACTED, REDACTOR
 
 CANARY = "canary-SECRET-4f1d"
 
@@ -46,18 +46,3 @@ def test_secrets_are_redacted_from_our_events_and_foreign_loggers() -> None:
     text = stream.getvalue()
     assert CANARY not in text
     assert text.count(REDACTED) >= 4
-
-
-def test_redactor_replaces_the_longest_secret_first() -> None:
-    """A secret containing another is replaced whole, not left half visible."""
-    redactor = Redactor(["abcd", "abcdefgh"])
-    assert redactor.text("x abcdefgh y") == "x *** y"
-
-
-def test_redactor_finds_secrets_among_thousands() -> None:
-    """With one secret per account at 10,000 accounts, each is still found wherever it is."""
-    secrets = [f"key-{i:05d}-{i * 7919 % 100000:05d}" for i in range(10_000)]
-    redactor = Redactor(secrets)
-    line = f"HTTP 401 for {secrets[4321]}; url=https://x/?k={secrets[9999]}&z=1 {secrets[0]}"
-    assert redactor.text(line) == "HTTP 401 for ***; url=https://x/?k=***&z=1 ***"
-    assert redactor.text("nothing secret here") == "nothing secret here"

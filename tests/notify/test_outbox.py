@@ -620,6 +620,14 @@ def test_failure_reasons_never_contain_the_url_or_its_tokens() -> None:
     assert reason == "failed *** and *** again"
 
 
+def test_failure_reasons_are_one_line_without_a_secret_of_several_lines() -> None:
+    """A secret read from a file may hold line breaks: it is hidden before the reason is
+    joined into one line, where it could no longer be recognised."""
+    secret = "first-line-of-key\nsecond-line-of-key"
+    reason = channels.scrub(f"rejected:\n{secret}\n  bye", "json://localhost/x", [secret])
+    assert reason == "rejected: *** bye"
+
+
 SEND_IN_A_FRESH_PROCESS = """\
 import json, sys
 from balancewatch.channels.send import Channel, Outgoing, send_blocking

@@ -34,7 +34,7 @@ from balancewatch.model import (
     TransientError,
 )
 from balancewatch.providers.reading import MAX_RETRY_AFTER, loads_strict, printable
-from balancewatch.redaction import redact
+from balancewatch.redaction import hide
 
 if TYPE_CHECKING:
     import ssl
@@ -102,7 +102,7 @@ async def fetch(
     except ProviderError as exc:
         raise _redacted(exc, secrets) from None
     except Exception as exc:  # httpx.InvalidURL, UnicodeEncodeError, anyio's ExceptionGroup
-        detail = redact(printable(f"{type(exc).__name__}: {exc}"), secrets)[:200]
+        detail = printable(hide(f"{type(exc).__name__}: {exc}", secrets))[:200]
         raise ProviderError(f"cannot send the request ({detail})") from None
     try:
         if not 200 <= status < 300:
@@ -120,7 +120,7 @@ async def fetch(
 def _redacted(error: ProviderError, secrets: Iterable[str]) -> ProviderError:
     """The same error with the account's secrets taken out of its text (a provider may
     echo the key it was sent, in an error body or a body snippet)."""
-    reason = redact(error.reason, secrets)
+    reason = hide(error.reason, secrets)
     if reason == error.reason:
         return error
     return type(error)(reason, retry_after=error.retry_after)
@@ -182,7 +182,7 @@ def _describe_transport_error(exc: httpx.HTTPError, secrets: Iterable[str]) -> s
         (httpx.ReadError, "connection broken while reading"),
     ]
     label = next((text for cls, text in kinds if isinstance(exc, cls)), "request failed")
-    detail = redact(str(exc), secrets)
+    detail = hide(str(exc), secrets)
     return f"{label}: {detail}" if detail else label
 
 
@@ -205,7 +205,7 @@ def classify_error(
     said = details.message or details.code or ""
     if details.code and details.message:
         said = f"{details.code}: {details.message}"
-    reason = redact(f"HTTP {status}" + (f" {said}" if said else ""), provider.secrets())
+    reason = hide(f"HTTP {status}" + (f" {said}" if said else ""), provider.secrets())
     if status in (401, 403) or details.code in provider.auth_codes:
         return AuthError(reason)
     if status == 429 or details.code in RATE_LIMIT_CODES:
