@@ -4,7 +4,7 @@ As httpx's ``tests/test_exported_members.py``: ``__all__`` is the package's publ
 sorted. Each name is described in the package docstring (where the decisions on the surface
 are written), the built-in providers import nothing else, and importing the API loads no
 HTTP library and no provider: a config loads without httpx, and a plugin pays for none of
-the built-ins.
+the built-ins. The wheel ships ``py.typed``, so a plugin's mypy reads these types.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 from types import ModuleType
 
@@ -159,3 +161,34 @@ def test_the_package_docstring_example_is_a_working_provider() -> None:
         "GET https://api.acme.example/v1/balance {'X-Api-Key': 'k-123'}",
         "{'EUR': Balance(available=Decimal('12.50'), pending=None, held=None, total=None)}",
     ]
+
+
+def test_the_wheel_ships_every_module_and_py_typed(tmp_path: Path) -> None:
+    """``pip wheel`` of the project (a copy: the build writes beside the sources) holds
+    ``balancewatch/py.typed``, so a plugin type-checks against the API (PEP 561), and every
+    module of the package, private ``_http/`` included."""
+    repo = PACKAGE.parents[1]
+    source = tmp_path / "source"
+    shutil.copytree(
+        repo,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".*", "build", "dist", "*.egg-info", "__pycache__", "tests", "bench"
+        ),
+    )
+
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("balancewatch-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "balancewatch/py.typed" in names
+    modules = {p.relative_to(repo).as_posix() for p in (repo / "balancewatch").rglob("*.py")}
+    assert modules <= names
