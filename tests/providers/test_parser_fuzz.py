@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from balancewatch.model import Balance, ProviderError
-from balancewatch.providers import Provider
+from balancewatch.providers import Provider, registry
 from balancewatch.providers._http.fetch import classify_error, parse_retry_after
 from balancewatch.providers.reading import MAX_RETRY_AFTER, loads_strict
 from tests.conftest import make_provider
@@ -205,14 +205,45 @@ ENVELOPES["http_json"] = st.builds(
 )
 
 
-def provider(name: str) -> Provider:
-    if name == "http_json":
-        return make_provider("http_json", url="https://api.example.com", **HTTP_JSON_PATHS)
-    extra = {"secret": "s" * 16} if name == "thedex" else {}
-    return make_provider(name, api_key="k" * 16, **extra)
+SETTINGS: dict[str, dict[str, Any]] = {
+    "dhmad": {"api_key": "k" * 16},
+    "oneclickdz": {"api_key": "k" * 16},
+    "thedex": {"api_key": "k" * 16, "secret": "s" * 16},
+    "sunor": {"api_key": "k" * 16},
+    "http_json": {"url": "https://api.example.com", **HTTP_JSON_PATHS},
+}
+"""The settings each fuzzed provider is built with."""
 
+DOCUMENTED: dict[str, tuple[str, Callable[[dict[str, Balance]], Any], Any]] = {
+    "dhmad": (_dhmad("1500.50", "200.00", "500.25"), lambda b: b["TND"].total, "2200.75"),
+    "oneclickdz": (
+        _oneclickdz("1326.13", "true", "null"),
+        lambda b: b["DZD"].available,
+        "1326.13",
+    ),
+    "thedex": (
+        _thedex([("BTC_BITCOIN", '"0.0012"', '"0"', '"0.0012"')], True),
+        lambda b: b["BTC_BITCOIN"].available,
+        "0.0012",
+    ),
+    "sunor": (_sunor("200", "950", "10", "960"), lambda b: b["CREDITS"].held, "10"),
+    "http_json": (
+        _http_json_envelope("5", ["1", "2"], '"EUR"', "null"),
+        lambda b: b["EUR"].held,
+        "2",
+    ),
+}
+"""Each provider's documented answer, written through its envelope builder: (body, the
+amount to pick, its text)."""
+
+# A new provider adds its envelope, settings and documented answer here (CONTRIBUTING.md).
 
 PROVIDER_NAMES = sorted(ENVELOPES)
+
+
+def provider(name: str) -> Provider:
+    return make_provider(name, **SETTINGS[name])
+
 
 # ---------------------------------------------------------------- the invariant
 
@@ -364,26 +395,19 @@ def test_parse_retry_after_never_raises_and_is_never_negative(
 def test_the_fuzz_strategies_reach_successful_parses() -> None:
     """A guard against a fuzzer that only ever produces refusals: the documented bodies,
     written through the same envelope builders, parse to the documented balances."""
-    documented: dict[str, tuple[str, Callable[[dict[str, Balance]], Any], Any]] = {
-        "dhmad": (_dhmad("1500.50", "200.00", "500.25"), lambda b: b["TND"].total, "2200.75"),
-        "oneclickdz": (
-            _oneclickdz("1326.13", "true", "null"),
-            lambda b: b["DZD"].available,
-            "1326.13",
-        ),
-        "thedex": (
-            _thedex([("BTC_BITCOIN", '"0.0012"', '"0"', '"0.0012"')], True),
-            lambda b: b["BTC_BITCOIN"].available,
-            "0.0012",
-        ),
-        "sunor": (_sunor("200", "950", "10", "960"), lambda b: b["CREDITS"].held, "10"),
-        "http_json": (
-            _http_json_envelope("5", ["1", "2"], '"EUR"', "null"),
-            lambda b: b["EUR"].held,
-            "2",
-        ),
-    }
-    for name, (text, pick, expected) in documented.items():
+    for name, (text, pick, expected) in DOCUMENTED.items():
         balances = provider(name).parse(loads_strict(text.encode()))
         check_balances(balances)
         assert str(pick(balances)) == expected, name
+
+
+def test_every_built_in_provider_is_fuzzed() -> None:
+    """A provider added to balancewatch is fuzzed too: it has an envelope, settings and a
+    documented answer here (the third-party ones installed beside it are not ours)."""
+    built_in = {
+        name
+        for name, cls in registry().items()
+        if cls.__module__.startswith("balancewatch.providers.")
+    }
+    assert built_in <= set(ENVELOPES)
+    assert set(ENVELOPES) == set(SETTINGS) == set(DOCUMENTED)

@@ -127,6 +127,27 @@ def test_connections_are_reused_between_polls(sim: SimServer, provider_for: Prov
     assert sim.connections_accepted - before == 1
 
 
+def test_one_client_serves_all_four_providers_concurrently(
+    sim: SimServer, provider_for: ProviderFor
+) -> None:
+    """The daemon shares one client; concurrent polls over it keep their own answers."""
+
+    async def all_four() -> list[Snapshot]:
+        async with make_client() as client:
+            return await asyncio.gather(
+                *(fetch_once(provider_for(name), client=client) for name in KEYS)
+            )
+
+    snapshots = asyncio.run(all_four())
+
+    assert [sorted(s.balances) for s in snapshots] == [
+        ["TND"],
+        ["DZD"],
+        ["BTC_BITCOIN", "USDT_TRON"],
+        ["CREDITS"],
+    ]
+
+
 @pytest.mark.parametrize(
     ("fault", "says"),
     [("reset", "connection"), ("truncate", "closed mid-answer")],
