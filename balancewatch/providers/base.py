@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from balancewatch.model import Balance
 from balancewatch.providers._http.url import InvalidUrl, read_url
 from balancewatch.providers.reading import ErrorDetails, generic_error_details
+from balancewatch.redaction import url_secrets
 
 
 def check_http_url(value: str) -> str:
@@ -74,6 +75,8 @@ class ProviderSettings(BaseModel):
 
 
 class ApiKeySettings(ProviderSettings):
+    """The settings of a provider that takes one API key (``api_key:``), sent as a header."""
+
     api_key: SecretStr = Field(min_length=1)
 
     @field_validator("api_key")
@@ -115,7 +118,9 @@ class Provider(ABC):
         return urlsplit(self.base_url).netloc
 
     def secrets(self) -> list[str]:
-        """Every credential value of this account, for redaction (asked on every poll)."""
+        """Every credential value of this account, for redaction (asked on every poll):
+        each ``SecretStr`` of the settings (also inside a mapping, as headers are), and the
+        password and long query values of any http(s) URL among them (``?key=...``)."""
         return list(self._secrets)
 
     @cached_property
@@ -126,6 +131,8 @@ class Provider(ABC):
                 found.append(value.get_secret_value())
             elif isinstance(value, Mapping):
                 found += [v.get_secret_value() for v in value.values() if isinstance(v, SecretStr)]
+            elif isinstance(value, str) and value.startswith(("http://", "https://")):
+                found += sorted(url_secrets(value, path_tokens=False))
         return tuple(s for s in found if s)
 
     @abstractmethod
@@ -148,8 +155,21 @@ _ENTRY_POINTS_LOADED = False
 
 
 def register(cls: type[Provider]) -> type[Provider]:
-    """Class decorator: make a provider available by its ``name``."""
-    _REGISTRY[cls.name] = cls
+    """Class decorator: make a provider available by its ``name``.
+
+    The first class registered under a name keeps it: the built-ins are registered before
+    any plugin is loaded, so a plugin cannot replace one (it is skipped, with a warning).
+    """
+    taken = _REGISTRY.setdefault(cls.name, cls)
+    if taken is not cls:
+        logging.getLogger("balancewatch.providers").warning(
+            "provider %s.%s is not registered: the name %r is taken by %s.%s",
+            cls.__module__,
+            cls.__qualname__,
+            cls.name,
+            taken.__module__,
+            taken.__qualname__,
+        )
     return cls
 
 
@@ -177,9 +197,10 @@ def registry() -> Mapping[str, type[Provider]]:
                 )
                 continue
             if isinstance(cls, type) and issubclass(cls, Provider):
-                _REGISTRY.setdefault(cls.name, cls)
+                register(cls)  # a name already taken (a built-in) is kept, with a warning
     return _REGISTRY
 
 
 def get_provider(name: str) -> type[Provider]:
+    """The provider class registered as ``name`` (KeyError if there is none)."""
     return registry()[name]

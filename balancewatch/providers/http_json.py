@@ -10,10 +10,10 @@
 
 Header values are credentials (redacted everywhere), and so are the URL's password and
 its query values of 8 characters or more (``?key=...``), but not its path, which is words
-(:func:`balancewatch.redaction.url_secrets` with ``path_tokens=False``). A status >= 400
-maps to the typed errors as for every provider; ``error_path``, when set and present and
-truthy in a 2xx body, marks the answer as an error too. A path step that is an integer
-(``-1`` too) indexes a list.
+(``Provider.secrets`` collects them, as for any http(s) URL in a provider's settings). A
+status >= 400 maps to the typed errors as for every provider; ``error_path``, when set and
+present and truthy in a 2xx body, marks the answer as an error too. A path step that is an
+integer (``-1`` too) indexes a list.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from balancewatch.providers import (
     register,
     value_at,
 )
-from balancewatch.redaction import url_secrets
 
 PATH_KINDS = ("available", "pending", "held", "total")
 _INDEX = re.compile(r"-?[0-9]+")
@@ -116,13 +115,6 @@ class HttpJson(Provider):
     def host(self) -> str:
         settings: HttpJsonSettings = self.settings  # type: ignore[assignment]
         return urlsplit(settings.url).netloc
-
-    @cached_property
-    def _secrets(self) -> tuple[str, ...]:
-        settings: HttpJsonSettings = self.settings  # type: ignore[assignment]
-        found = [v.get_secret_value() for v in settings.headers.values()]
-        found += sorted(url_secrets(settings.url, path_tokens=False))
-        return tuple(s for s in found if s)
 
     def parse(self, data: Any) -> dict[str, Balance]:
         settings: HttpJsonSettings = self.settings  # type: ignore[assignment]

@@ -136,6 +136,7 @@ def currency_key(value: Any, where: str) -> str:
 
 
 def require_object(data: Any, key: str) -> dict[str, Any]:
+    """``data[key]``, which must be a JSON object, else :class:`MalformedResponse`."""
     value = data.get(key) if isinstance(data, dict) else None
     if not isinstance(value, dict):
         raise MalformedResponse(f"expected an object at {key!r}")

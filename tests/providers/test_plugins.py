@@ -224,3 +224,18 @@ def test_the_guides_code_is_clean_under_ruff_and_mypy_strict(tmp_path: Path) -> 
     )
 
     assert typed.returncode == 0, typed.stdout
+
+
+def test_a_plugin_cannot_replace_a_built_in_provider(tmp_path: Path) -> None:
+    """A plugin taking a built-in's name (decorated or not) is skipped with a warning: the
+    accounts configured with ``provider: dhmad`` keep polling Dhmad."""
+    root = install_plugin(tmp_path / "site")
+    module = (root / "acme.py").read_text()
+    (root / "acme.py").write_text(re.sub(r'name = "acme"', 'name = "dhmad"', module))
+    code = "from balancewatch.providers import registry; print(registry()['dhmad'].__module__)"
+
+    done = run([sys.executable, "-c", code], with_plugin(root))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "balancewatch.providers.dhmad"
+    assert "the name 'dhmad' is taken by balancewatch.providers.dhmad.Dhmad" in done.stderr
