@@ -4,8 +4,8 @@ One cluster per test process (per xdist worker), on a free loopback port, truste
 127.0.0.1 only, with a Unix socket in its own directory. As root (CI) the server runs as
 ``nobody`` through ``setpriv`` (PostgreSQL refuses to run as root), with the data directory
 given to that user. Each test gets a database of its own (:meth:`PgCluster.new_database`).
-Durability is off (``fsync=off``): a crash of the cluster is simulated with an immediate
-stop, which loses nothing committed while the machine itself stays up.
+``fsync=off`` (faster), but commits stay synchronous: a crash of the server is simulated
+with an immediate stop, which then loses nothing committed while the machine stays up.
 
 The binaries are ``$BALANCEWATCH_PG_BINDIR``, else ``pg_config --bindir``, else the newest
 ``/usr/lib/postgresql/*/bin``, else ``initdb`` on the PATH. If none is there the tests
@@ -35,7 +35,6 @@ MISSING = (
 SERVER_SETTINGS = {
     "listen_addresses": "127.0.0.1",
     "fsync": "off",
-    "synchronous_commit": "off",
     "full_page_writes": "off",
     "max_connections": "200",
     "shared_buffers": "32MB",

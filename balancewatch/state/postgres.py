@@ -43,6 +43,7 @@ from balancewatch.state import postgres_schema as schema
 from balancewatch.state.leases import lease_lost, split_fenced
 from balancewatch.state.postgres_cluster import PgCluster
 from balancewatch.state.postgres_open import (
+    CONNECT_TIMEOUT,
     connect,
     describe,
     make_pool,
@@ -130,9 +131,17 @@ class PostgresStore(PgOutbox, PgCluster):
         self._readonly = readonly
 
     @classmethod
-    def open(cls, url: str, *, readonly: bool = False, pool_size: int = 4) -> PostgresStore:
+    def open(
+        cls,
+        url: str,
+        *,
+        readonly: bool = False,
+        pool_size: int = 4,
+        timeout: float = CONNECT_TIMEOUT,
+    ) -> PostgresStore:
         """Connect, migrate the schema (unless ``readonly``) and open a pool of up to
-        ``pool_size`` connections.
+        ``pool_size`` connections. A call that finds no connection within ``timeout``
+        seconds (the server is down) raises :class:`StateLocked`.
 
         ``readonly`` (``status``, ``history``, ``replay``, ``check``): never creates or
         migrates anything, refuses every write, and the schema must be the current one.
@@ -146,7 +155,7 @@ class PostgresStore(PgOutbox, PgCluster):
                 check_current(schema.schema_version(conn), where)
             else:
                 schema.migrate(conn, where)
-        return cls(make_pool(url, secrets, pool_size), secrets, readonly=readonly)
+        return cls(make_pool(url, secrets, pool_size, timeout), secrets, readonly=readonly)
 
     def close(self) -> None:
         self._pool.close()

@@ -40,6 +40,7 @@ from balancewatch.model import StateError, StateLocked
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT = 10
 """Seconds to connect, and to wait for a free pooled connection, before StateLocked."""
+RECONNECT_TIMEOUT = 30.0
 _MIN_SECRET = 4
 _RETRYABLE = (
     errors.LockNotAvailable,
@@ -129,8 +130,11 @@ def connect(url: str, secrets: frozenset[str]) -> psycopg.Connection[Any]:
         return psycopg.connect(conninfo, **kwargs)
 
 
-def make_pool(url: str, secrets: frozenset[str], size: int) -> ConnectionPool:
-    """A pool of up to ``size`` autocommit connections, opened (one connection at least)."""
+def make_pool(
+    url: str, secrets: frozenset[str], size: int, timeout: float = CONNECT_TIMEOUT
+) -> ConnectionPool:
+    """A pool of up to ``size`` autocommit connections, opened (one connection at least);
+    a call waits ``timeout`` seconds at most for a connection."""
     conninfo, kwargs = connection_settings(url, secrets)
     _watch_logs(secrets)
     pool: ConnectionPool = ConnectionPool(
@@ -141,10 +145,13 @@ def make_pool(url: str, secrets: frozenset[str], size: int) -> ConnectionPool:
         open=False,
         check=_still_open,
         name="balancewatch-state",
-        timeout=CONNECT_TIMEOUT,
+        timeout=timeout,
+        # The pool reconnects in the background, backing off up to this long between
+        # attempts: a server back after a long outage is found again within seconds.
+        reconnect_timeout=RECONNECT_TIMEOUT,
     )
     with translated(secrets, started=False):
-        pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        pool.open(wait=True, timeout=max(timeout, CONNECT_TIMEOUT))
     return pool
 
 
@@ -154,6 +161,7 @@ def _still_open(conn: psycopg.Connection[Any]) -> None:
         raise psycopg.OperationalError("connection closed")
     readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
     if readable:
+        conn.close()  # closed, the pool drops it (and opens another) instead of retrying it
         raise psycopg.OperationalError("the server closed the idle connection")
 
 
