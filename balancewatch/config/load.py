@@ -65,7 +65,6 @@ from balancewatch.config.models import (
     Route,
     RouteMatch,
     RouteRepeat,
-    StateSettings,
     StrictBool,
     Template,
     jitter_spread,
@@ -79,10 +78,12 @@ from balancewatch.config.problems import (
     line_of,
     value_at,
 )
+from balancewatch.config.state import StateSettings
 from balancewatch.config.validate import Checker, M, cross_check
 from balancewatch.config.yamldoc import read_yaml
 from balancewatch.model import ConfigError
 from balancewatch.redaction import redact, url_secrets
+from balancewatch.state import url_secrets as state_url_secrets
 
 __all__ = [
     "ACCOUNT_KEYS",
@@ -113,6 +114,7 @@ __all__ = [
     "jitter_spread",
     "load_config",
     "parse_config",
+    "state_location",
     "state_path",
     "url_secrets",
 ]
@@ -121,8 +123,14 @@ SYSTEM_CONFIG_PATH = Path("/etc/balancewatch/config.yaml")
 
 
 def state_path(config: Config, environ: Mapping[str, str] | None = None) -> Path:
-    """The state database of ``config`` (see :meth:`StateSettings.db_path`)."""
+    """The SQLite file of ``config`` (see :meth:`StateSettings.db_path`)."""
     return config.state.db_path(environ)
+
+
+def state_location(config: Config, environ: Mapping[str, str] | None = None) -> Path | str:
+    """The state of ``config``: its PostgreSQL URL, else its SQLite file
+    (:func:`balancewatch.state.open_store` opens either)."""
+    return config.state.location(environ)
 
 
 # ---------------------------------------------------------------- secrets
@@ -150,6 +158,9 @@ def _secret_values(value: Any) -> set[str]:
 
 def _collect_secrets(fields: dict[str, Any], interpolated: set[str]) -> frozenset[str]:
     secrets = set(interpolated) | _secret_values(fields)
+    state = fields.get("state")
+    if isinstance(state, StateSettings) and state.url is not None:
+        secrets |= state_url_secrets(state.url.get_secret_value())  # its password alone too
     for notifier in fields.get("notifiers", {}).values():
         for url in notifier.urls if notifier is not None else ():
             secrets |= url_secrets(url)

@@ -21,6 +21,7 @@ from balancewatch.state.leases import (
     default_lease,
 )
 from balancewatch.state.store import Store
+from balancewatch.state.urls import is_database_url, url_secrets
 
 __all__ = [
     "Claim",
@@ -32,14 +33,8 @@ __all__ = [
     "default_lease",
     "is_database_url",
     "open_store",
+    "url_secrets",
 ]
-
-_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_database_url(where: Path | str) -> bool:
-    """True for a PostgreSQL URL, False for a SQLite file path."""
-    return isinstance(where, str) and where.startswith(_SCHEMES)
 
 
 def open_store(

@@ -42,15 +42,9 @@ from balancewatch.records import AlertState, Health, PollRecord, Silence
 from balancewatch.state import postgres_schema as schema
 from balancewatch.state.leases import lease_lost, split_fenced
 from balancewatch.state.postgres_cluster import PgCluster
-from balancewatch.state.postgres_open import (
-    CONNECT_TIMEOUT,
-    connect,
-    describe,
-    make_pool,
-    translated,
-    url_secrets,
-)
+from balancewatch.state.postgres_open import CONNECT_TIMEOUT, connect, make_pool, translated
 from balancewatch.state.postgres_outbox import INSERT_DELIVERIES, INSERT_NOTIFICATIONS, PgOutbox
+from balancewatch.state.urls import describe, url_secrets
 
 if TYPE_CHECKING:
     from balancewatch.state import Store

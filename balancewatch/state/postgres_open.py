@@ -28,7 +28,6 @@ import select
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
 from psycopg import errors
@@ -37,11 +36,9 @@ from psycopg_pool import ConnectionPool
 
 from balancewatch.model import StateError, StateLocked
 
-SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT = 10
 """Seconds to connect, and to wait for a free pooled connection, before StateLocked."""
 RECONNECT_TIMEOUT = 30.0
-_MIN_SECRET = 4
 _RETRYABLE = (
     errors.LockNotAvailable,
     errors.DeadlockDetected,
@@ -50,25 +47,6 @@ _RETRYABLE = (
 )
 _SECRETS: set[str] = set()
 """Every open store's URL and password: psycopg's own log lines are cleaned of them."""
-
-
-def is_database_url(text: str) -> bool:
-    return text.startswith(SCHEMES)
-
-
-def url_secrets(url: str) -> frozenset[str]:
-    """The URL and its password (from the user part or a ``password=`` parameter), as
-    written and percent-decoded: what must never be shown."""
-    found = {url}
-    try:
-        parts = urlsplit(url)
-        userinfo = parts.netloc.rpartition("@")[0]
-        found.add(userinfo.partition(":")[2])
-        found |= {value for key, value in parse_qsl(parts.query) if key == "password"}
-    except ValueError:
-        pass
-    found |= {unquote(secret) for secret in found}
-    return frozenset(secret for secret in found if len(secret) >= _MIN_SECRET)
 
 
 def hide(text: str, secrets: frozenset[str] | set[str]) -> str:
@@ -100,7 +78,7 @@ def state_error(exc: psycopg.Error, secrets: frozenset[str], *, started: bool) -
         return StateLocked(f"state database is busy: {text}; nothing was written")
     if isinstance(exc, psycopg.OperationalError):
         if not started:
-            return StateLocked(f"state database unreachable: {text}; nothing was written")
+            return StateLocked(f"cannot connect to the state database: {text}; nothing was written")
         return StateError(
             f"state database connection lost during a call: {text}; "
             "a write is committed whole or not at all"
@@ -182,17 +160,6 @@ def _watch_logs(secrets: frozenset[str]) -> None:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
-
-
-def describe(url: str) -> str:
-    """``url`` as messages may show it: no password, no parameters."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(unreadable URL)"
-    user, _, host = parts.netloc.rpartition("@")
-    user = user.partition(":")[0]
-    return f"{parts.scheme}://{user + '@' if user else ''}{host}{parts.path}"
 
 
 class PgAccess:
