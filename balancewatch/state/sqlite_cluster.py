@@ -104,11 +104,10 @@ class SqliteCluster(SqliteAccess):
             conn.execute("DELETE FROM daemons WHERE id = ?", (daemon,))
 
     def cluster(self) -> Cluster:
-        """The database's clock, every known daemon and every lease, read together."""
-        with self._write() as conn:  # one transaction: the three reads agree
-            now = conn.execute(f"SELECT {NOW}").fetchone()[0]
-            members = conn.execute(_MEMBERS).fetchall()
-            leases = conn.execute(_LEASES).fetchall()
+        """The database's clock, every known daemon and every lease (read-only stores too)."""
+        now = self._read(f"SELECT {NOW}")[0][0]
+        members = self._read(_MEMBERS)
+        leases = self._read(_LEASES)
         return Cluster(
             _dt(now),
             [_member(row) for row in members],

@@ -44,6 +44,18 @@ def test_the_url_may_come_from_the_environment() -> None:
     assert URL in loaded.secrets
 
 
+def test_the_url_may_be_a_systemd_credential(tmp_path: Path) -> None:
+    """``credential:NAME`` reads $CREDENTIALS_DIRECTORY/NAME, as for any secret."""
+    (tmp_path / "state-url").write_text(URL + "\n")
+
+    loaded = config(
+        "state:\n  url: credential:state-url\n", {"CREDENTIALS_DIRECTORY": str(tmp_path)}
+    )
+
+    assert state_location(loaded, {}) == URL
+    assert "s3cret/pw" in loaded.secrets
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

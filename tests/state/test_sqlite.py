@@ -318,3 +318,17 @@ def test_hot_queries_use_their_indexes(tmp_path: Path, sql: str, index: str) -> 
     full_scans = [step for step in plan if step.startswith("SCAN") and "USING" not in step]
     assert any(index in step for step in plan)
     assert set(full_scans) <= {"SCAN seen"}, "only the skip-scan's own CTE is scanned"
+
+
+def test_a_read_only_store_shows_the_cluster(tmp_path: Path) -> None:
+    """status opens the file read-only and still reads daemons and leases."""
+    path = tmp_path / "state.db"
+    with SqliteStore.open(path, now=T0) as daemon:
+        daemon.heartbeat("d1", host="alpha", pid=1, config_hash="c")
+        daemon.claim_accounts("d1", [("acme", 3600)])
+
+    with SqliteStore.open_readonly(path) as status:
+        view = status.cluster()
+
+    assert view.held_by("d1") == ["acme"]
+    assert [m.host for m in view.members] == ["alpha"]
