@@ -16,7 +16,7 @@ import pytest
 
 from balancewatch.model import StateError, StateLocked
 from balancewatch.records import Delivery
-from balancewatch.state import open_store
+from balancewatch.state import open_store, postgres, postgres_cluster, postgres_outbox
 from balancewatch.state import postgres_schema as schema
 from balancewatch.state.postgres import PostgresStore
 from tests.pgcluster import PASSWORD_USER, PgCluster, free_port
@@ -333,3 +333,37 @@ def test_the_right_password_is_used_though_never_shown(pg_cluster: PgCluster) ->
     with PostgresStore.open(url) as store:
         store.commit_poll(poll())
         assert store.accounts() == ["acme"]
+
+
+# ---------------------------------------------------------------- plans
+
+
+HOT = {
+    "claim": (postgres_cluster.CLAIM, {"owner": "d", "accounts": ["a"], "seconds": [1.0]}),
+    "fence tokens": (postgres.TOKENS, (["a"],)),
+    "due deliveries": (postgres_outbox.DUE, {"now": T0, "limit": 10}),
+    "claim deliveries": (
+        postgres_outbox.CLAIM,
+        {"owner": "d", "now": T0, "lease": 1.0, "limit": 10},
+    ),
+    "last snapshot": (
+        f"SELECT {postgres.SNAPSHOT_COLUMNS} FROM snapshots WHERE account = %s"
+        " ORDER BY taken_at DESC LIMIT 1",
+        ("a",),
+    ),
+    "accounts": (postgres.SNAPSHOT_ACCOUNTS, ()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOT))
+def test_hot_queries_can_use_their_indexes(pg: PostgresStore, pg_url: str, name: str) -> None:
+    """The statements that run per tick or per delivery never need a whole-table scan
+    (checked with sequential scans priced out: small test tables would pick them)."""
+    sql, params = HOT[name]
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {sql}".encode(), params))
+        conn.rollback()
+
+    scanned = [line for line in plan.splitlines() if "Seq Scan" in line]
+    assert scanned == [], plan
