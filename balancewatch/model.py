@@ -8,7 +8,8 @@ The error tree (each error knows whether it is ``permanent`` and its ``retry_aft
     BalancewatchError
     ├── ConfigError              the YAML is wrong; carries every problem, one line each
     ├── StateError               the state database cannot do what was asked
-    │   └── StateLocked          held by another process past the busy timeout: retry later
+    │   ├── StateLocked          held by another process past the busy timeout: retry later
+    │   └── LeaseLost            (state.leases) another daemon claimed the account or delivery
     └── ProviderError            a poll did not produce a balance (unknown is not zero)
         ├── AuthError            401/403, bad key or signature: permanent, never retried in a loop
         ├── RateLimited          429: retry_after seconds (from Retry-After or the body)

@@ -106,6 +106,9 @@ class PendingDelivery:
 
     delivery: Delivery
     notification: Notification
+    claim: int | None = None
+    """The claim token from :meth:`Store.claim_deliveries`, to present when marking it
+    (None: not claimed, from :meth:`Store.due_deliveries`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +140,7 @@ class PollRecord:
     alerts: Sequence[AlertState] = ()
     notifications: Sequence[Notification] = ()
     deliveries: Sequence[Delivery] = ()
+    fence: int | None = None
+    """The account's lease token this poll was made under (:meth:`Store.claim_accounts`):
+    the record is written only if that token is still the account's current one. None
+    writes it unconditionally (a single daemon that claims nothing)."""

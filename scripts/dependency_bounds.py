@@ -22,18 +22,30 @@ from pathlib import Path
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 _REQUIREMENT = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?P<specs>[^;]*?)\s*$")
+_SELF = re.compile(r"^\s*(?P<name>[A-Za-z0-9._-]+)\[(?P<extras>[^\]]+)\]\s*$")
 _SPEC = re.compile(r"(?P<op>==|>=|<=|<|>|~=|!=)\s*(?P<version>[^,\s]+)")
 
 
 def requirements(extras: list[str]) -> list[str]:
-    """The project's requirement strings, then those of ``extras``."""
+    """The project's requirement strings, then those of ``extras``; an extra that names the
+    project's own extras (``balancewatch[postgres]``) brings theirs in, once."""
     project = tomllib.loads(PYPROJECT.read_text())["project"]
     found = list(project["dependencies"])
     optional = project.get("optional-dependencies", {})
-    for extra in extras:
+    pending, seen = list(extras), set()
+    while pending:
+        extra = pending.pop(0)
+        if extra in seen:
+            continue
+        seen.add(extra)
         if extra not in optional:
             raise SystemExit(f"no extra {extra!r} in {PYPROJECT} (known: {', '.join(optional)})")
-        found += optional[extra]
+        for requirement in optional[extra]:
+            own = _SELF.match(requirement)
+            if own and own.group("name") == project["name"]:
+                pending += [e.strip() for e in own.group("extras").split(",")]
+            else:
+                found.append(requirement)
     return found
 
 

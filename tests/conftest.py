@@ -9,6 +9,8 @@
   simulator cannot say (an echoed key, a POST body to record, a TLS certificate).
 - ``write_config`` and ``run_cli``: a config file on disk and ``python -m balancewatch``
   as a real subprocess.
+- ``pg_cluster`` and ``pg_url``: a real PostgreSQL server per test process, a new database
+  per test.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from balancewatch.model import Snapshot
 from balancewatch.providers import Provider, fetch, get_provider, make_client
 from balancewatch.providers._http.transport import SharedClient
 from balancewatch.sim.server import PROVIDERS, SimServer
+from tests.pgcluster import PgCluster, start_cluster
 
 KEYS: Mapping[str, str] = {
     "dhmad": "sk_live_dhmad_0123456789abcdef",
@@ -268,3 +271,26 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL server for this test process (tests/pgcluster.py). Missing
+    PostgreSQL fails the tests that need it, with what to install: they never skip."""
+    try:
+        cluster = start_cluster()
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> str:
+    """The URL of a new, empty database of its own for this test."""
+    if not pg_cluster.running():
+        pg_cluster.start()  # a test that stopped it failed before starting it again
+    return pg_cluster.new_database()

@@ -57,10 +57,11 @@ def test_the_listed_variables_are_enough_and_each_is_needed() -> None:
 
 
 def test_the_readme_states_the_ranges_pyproject_sets() -> None:
-    """Every runtime dependency's tested range in the README is the one pip is given."""
+    """Every runtime dependency's tested range in the README is the one pip is given (the
+    ``postgres`` extra's too)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     written = {}
-    for requirement in project["dependencies"]:
+    for requirement in [*project["dependencies"], *project["optional-dependencies"]["postgres"]]:
         name = re.split(r"[<>=!~ ]", requirement, maxsplit=1)[0]
         written[name] = ", ".join(s.strip() for s in requirement[len(name) :].split(","))
     start = README.index("<!-- checked against pyproject.toml by tests/test_readme.py -->")

@@ -11,7 +11,6 @@ them, so ``--help`` and ``validate`` start fast.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -79,9 +78,9 @@ def _try_store(config: Config) -> Store | None:
     cannot read, or one that is damaged, is skipped (no history), never an exit outside
     0-3, and never "repaired" (moved aside) under the daemon's feet.
     """
-    from balancewatch.config.load import state_path
+    from balancewatch.commands.common import state_exists
 
-    if not state_path(config, os.environ).is_file():
+    if not state_exists(config):
         return None
     try:
         return open_store(config)

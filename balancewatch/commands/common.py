@@ -40,18 +40,27 @@ def load(args: argparse.Namespace, *, redact: bool = True, secrets: bool = True)
 
 
 def open_store(config: Config, *, write: bool = False, path: Path | None = None) -> Store:
-    """The state file, read only (``write=False``: it must exist, and is never created,
-    migrated or repaired) or to add to it beside a running daemon (``silence``)."""
-    from balancewatch.config.load import state_path
-    from balancewatch.state.sqlite import SqliteStore
+    """The state (a SQLite file or a PostgreSQL database), read only (``write=False``: it
+    must exist, and is never created, migrated or repaired) or to add to it beside a
+    running daemon (``silence``). ``path`` (``--state``) names a SQLite file instead."""
+    from balancewatch.config.load import state_location
+    from balancewatch.state import open_store as open_location
 
-    path = path or state_path(config, os.environ)
-    if not write and not path.exists():
-        raise BalancewatchError(f"no state file at {path}: has the daemon run yet?")
-    check_owner(path, write=write)
-    if write:
-        return SqliteStore.open(path, now=utcnow(), repair=False)
-    return SqliteStore.open_readonly(path)
+    where = path or state_location(config, os.environ)
+    if isinstance(where, Path):
+        if not write and not where.exists():
+            raise BalancewatchError(f"no state file at {where}: has the daemon run yet?")
+        check_owner(where, write=write)
+    return open_location(where, now=utcnow(), readonly=not write, repair=False, pool_size=1)
+
+
+def state_exists(config: Config) -> bool:
+    """Whether there is state to read: a SQLite file that exists, or a PostgreSQL URL
+    (whether its database has any is for opening it to say)."""
+    from balancewatch.config.load import state_location
+
+    where = state_location(config, os.environ)
+    return not isinstance(where, Path) or where.is_file()
 
 
 def check_owner(path: Path, *, write: bool) -> None:

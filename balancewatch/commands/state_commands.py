@@ -114,16 +114,16 @@ def _list_silences(store: Store, now: datetime) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from balancewatch.commands.replay import format_replay, replay
-    from balancewatch.config.load import state_path
+    from balancewatch.config.load import state_location
     from balancewatch.poll.decide import ONE_SHOT_LOOKBACK
     from balancewatch.units import parse_duration
 
     config = load(args, secrets=False)
     (plan,) = plans(config, args.account)
-    path = Path(args.state) if args.state else state_path(config, os.environ)
-    if not path.exists():
-        raise BalancewatchError(f"no state file at {path} (use --state to point at one)")
-    store = open_store(config, path=path)
+    where = Path(args.state) if args.state else state_location(config, os.environ)
+    if isinstance(where, Path) and not where.exists():
+        raise BalancewatchError(f"no state file at {where} (use --state to point at one)")
+    store = open_store(config, path=where if isinstance(where, Path) else None)
     try:
         start = utcnow() - parse_duration(args.since)
         snaps = store.history(args.account, start)

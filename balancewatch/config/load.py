@@ -63,7 +63,6 @@ from balancewatch.config.models import (
     Route,
     RouteMatch,
     RouteRepeat,
-    StateSettings,
     StrictBool,
     Template,
     jitter_spread,
@@ -77,10 +76,12 @@ from balancewatch.config.problems import (
     line_of,
     value_at,
 )
+from balancewatch.config.state import StateSettings
 from balancewatch.config.validate import Checker, M, cross_check
 from balancewatch.config.yamldoc import read_yaml
 from balancewatch.model import ConfigError
 from balancewatch.redaction import Redactor, hideable, secret_values, url_secrets
+from balancewatch.state import url_secrets as state_url_secrets
 
 __all__ = [
     "ACCOUNT_KEYS",
@@ -111,6 +112,7 @@ __all__ = [
     "jitter_spread",
     "load_config",
     "parse_config",
+    "state_location",
     "state_path",
 ]
 
@@ -118,8 +120,14 @@ SYSTEM_CONFIG_PATH = Path("/etc/balancewatch/config.yaml")
 
 
 def state_path(config: Config, environ: Mapping[str, str] | None = None) -> Path:
-    """The state database of ``config`` (see :meth:`StateSettings.db_path`)."""
+    """The SQLite file of ``config`` (see :meth:`StateSettings.db_path`)."""
     return config.state.db_path(environ)
+
+
+def state_location(config: Config, environ: Mapping[str, str] | None = None) -> Path | str:
+    """The state of ``config``: its PostgreSQL URL, else its SQLite file
+    (:func:`balancewatch.state.open_store` opens either)."""
+    return config.state.location(environ)
 
 
 # ---------------------------------------------------------------- secrets
@@ -132,7 +140,11 @@ def _collect_secrets(fields: dict[str, Any], interpolated: set[str]) -> frozense
         for notifier in fields.get("notifiers", {}).values()
         for url in (notifier.urls if notifier is not None else ())
     ]
-    return hideable(interpolated, secret_values(fields), _apprise_secrets(urls))
+    state = fields.get("state")
+    database: frozenset[str] | set[str] = set()
+    if isinstance(state, StateSettings) and state.url is not None:
+        database = state_url_secrets(state.url.get_secret_value())  # its password alone too
+    return hideable(interpolated, secret_values(fields), _apprise_secrets(urls), database)
 
 
 def _apprise_secrets(urls: list[str]) -> set[str]:

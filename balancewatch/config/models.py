@@ -16,7 +16,6 @@ and the checks across sections (names that refer to each other), is
 
 from __future__ import annotations
 
-import os
 import re
 import string
 from collections.abc import Mapping
@@ -39,6 +38,7 @@ from pydantic import (
 )
 
 from balancewatch.config.problems import NAME_PATTERN, did_you_mean
+from balancewatch.config.state import StateSettings
 from balancewatch.fields import Duration, PositiveDuration
 from balancewatch.model import Severity
 from balancewatch.providers import Provider, ProviderSettings, get_provider, registry
@@ -64,30 +64,6 @@ class _Model(BaseModel):
 
 
 # ---------------------------------------------------------------- sections
-
-
-class StateSettings(_Model):
-    """Where the SQLite state lives and how long snapshots are kept."""
-
-    path: Path | None = None
-    keep: PositiveDuration = timedelta(days=90)
-
-    @field_validator("path", mode="before")
-    @classmethod
-    def _not_blank(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            raise ValueError("give a file path, or leave 'path' out for the default")
-        return value
-
-    def db_path(self, environ: Mapping[str, str] | None = None) -> Path:
-        """``path`` if set; else ``$STATE_DIRECTORY/state.db`` (systemd); else ./balancewatch.db."""
-        if self.path is not None:
-            return self.path
-        env = os.environ if environ is None else environ
-        state_dirs = env.get("STATE_DIRECTORY", "")
-        if state_dirs:  # systemd lists several directories separated by ':'; ours is first
-            return Path(state_dirs.split(":")[0]) / "state.db"
-        return Path("balancewatch.db")
 
 
 def _jitter(value: Any) -> timedelta | Decimal:

@@ -12,7 +12,7 @@ library's ``sqlite3``; nothing else in balancewatch talks to the database. The s
     silences       id AUTOINCREMENT                          muted accounts/rules
     meta           key PK, value                             small daemon facts
 
-Versioned by ``PRAGMA user_version`` and the append-only migrations in ``state_schema``.
+Versioned by ``PRAGMA user_version`` and the append-only migrations in :mod:`.sqlite_migrations`.
 
 Durability: journal_mode=WAL so readers (``balancewatch status``) never block the daemon's
 writes, and ``synchronous=FULL`` so every commit is fsynced: writes are rare (one per
@@ -49,17 +49,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from balancewatch.model import Snapshot, StateError
-from balancewatch.records import (
-    AlertState,
-    Delivery,
-    Health,
-    Notification,
-    PendingDelivery,
-    PollRecord,
-    Silence,
-)
+from balancewatch.records import AlertState, Health, PollRecord, Silence
+from balancewatch.state import sqlite_migrations as migrations
 from balancewatch.state import sqlite_schema as schema
+from balancewatch.state.leases import lease_lost, split_fenced
+from balancewatch.state.sqlite_cluster import SqliteCluster, current_tokens
 from balancewatch.state.sqlite_open import open_checked, open_readonly, translated
+from balancewatch.state.sqlite_outbox import SqliteOutbox
 
 if TYPE_CHECKING:
     from balancewatch.state import Store
@@ -68,8 +64,11 @@ _PRUNE_BATCH = 500
 """Accounts pruned per transaction, so that polls can commit between batches."""
 
 
-class SqliteStore:
-    """The :class:`~balancewatch.records.Store` on one SQLite file. Open with :meth:`open`."""
+class SqliteStore(SqliteOutbox, SqliteCluster):
+    """The :class:`~balancewatch.state.Store` on one SQLite file. Open with :meth:`open`.
+
+    The outbox is :class:`.SqliteOutbox`'s, leases and daemons :class:`.SqliteCluster`'s.
+    """
 
     reset_reason: str | None
 
@@ -111,23 +110,23 @@ class SqliteStore:
 
     def _prepare(self, target: str) -> None:
         with self._lock, translated():
-            found = schema.user_version(self._conn)
-            if found > schema.LATEST_VERSION:
+            found = migrations.user_version(self._conn)
+            if found > migrations.LATEST_VERSION:
                 raise StateError(
                     f"state database {target} has schema version {found}, but this "
-                    f"balancewatch knows versions up to {schema.LATEST_VERSION}: upgrade "
+                    f"balancewatch knows versions up to {migrations.LATEST_VERSION}: upgrade "
                     "balancewatch or use another state file (the file was left untouched)"
                 )
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
-        for migration in schema.MIGRATIONS:
+        for migration in migrations.MIGRATIONS:
             if migration.version <= found:
                 continue
             with self._write() as conn:
                 # Another process may have migrated between our read and our lock.
-                if schema.user_version(conn) < migration.version:
-                    schema.apply_migration(conn, migration)
+                if migrations.user_version(conn) < migration.version:
+                    migrations.apply_migration(conn, migration)
 
     def close(self) -> None:
         with self._lock:
@@ -166,7 +165,7 @@ class SqliteStore:
     # ------------------------------------------------------------ polls
 
     def commit_poll(self, record: PollRecord) -> None:
-        """Write one poll's results, all or nothing."""
+        """Write one poll's results, all or nothing (:meth:`commit_polls`)."""
         self.commit_polls([record])
 
     def commit_polls(self, records: Sequence[PollRecord]) -> None:
@@ -174,18 +173,32 @@ class SqliteStore:
 
         One fsync for many polls: at 10,000 accounts a transaction per poll kept the
         database thread saturated and made polls queue for seconds behind each other.
+        A record with a ``fence`` is written only if that is still its account's lease
+        token; if any is refused, :class:`LeaseLost` names them once the others are written.
         """
-        snapshots = [schema.snapshot_row(r.snapshot) for r in records if r.snapshot is not None]
-        healths = [schema.health_row(r.health) for r in records]
-        alerts = [schema.alert_row(a) for r in records for a in r.alerts]
-        notes = [schema.notification_row(n) for r in records for n in r.notifications]
-        deliveries = [schema.delivery_row(d) for r in records for d in r.deliveries]
+        fenced = sorted({r.account for r in records if r.fence is not None})
+        refused: list[PollRecord] = []
         with self._write() as conn:
-            conn.executemany(schema.INSERT_SNAPSHOT, snapshots)
-            conn.executemany(schema.UPSERT_HEALTH, healths)
-            conn.executemany(schema.UPSERT_ALERT, alerts)
-            conn.executemany(schema.INSERT_NOTIFICATION, notes)
-            conn.executemany(schema.INSERT_DELIVERY, deliveries)
+            if fenced:
+                records, refused = split_fenced(records, current_tokens(conn, fenced))
+            conn.executemany(
+                schema.INSERT_SNAPSHOT,
+                [schema.snapshot_row(r.snapshot) for r in records if r.snapshot is not None],
+            )
+            conn.executemany(schema.UPSERT_HEALTH, [schema.health_row(r.health) for r in records])
+            conn.executemany(
+                schema.UPSERT_ALERT, [schema.alert_row(a) for r in records for a in r.alerts]
+            )
+            conn.executemany(
+                schema.INSERT_NOTIFICATION,
+                [schema.notification_row(n) for r in records for n in r.notifications],
+            )
+            conn.executemany(
+                schema.INSERT_DELIVERY,
+                [schema.delivery_row(d) for r in records for d in r.deliveries],
+            )
+        if refused:
+            raise lease_lost(refused)
 
     def last_snapshot(self, account: str) -> Snapshot | None:
         rows = self._read(
@@ -302,74 +315,6 @@ class SqliteStore:
                 (schema.ts(at), silence_id),
             )
             return cursor.rowcount == 1
-
-    # ------------------------------------------------------------ outbox
-
-    def enqueue(
-        self, notifications: Sequence[Notification], deliveries: Sequence[Delivery]
-    ) -> None:
-        """Write notifications made outside a poll (system warnings, notify-test), atomically."""
-        notification_rows = [schema.notification_row(n) for n in notifications]
-        delivery_rows = [schema.delivery_row(d) for d in deliveries]
-        with self._write() as conn:
-            conn.executemany(schema.INSERT_NOTIFICATION, notification_rows)
-            conn.executemany(schema.INSERT_DELIVERY, delivery_rows)
-
-    def due_deliveries(self, now: datetime, limit: int = 100) -> list[PendingDelivery]:
-        """Deliveries to attempt now: pending, not backing off; oldest notification first."""
-        rows = self._read(schema.DUE, (schema.ts(now), limit))
-        notifications: dict[str, Notification] = {}
-        due = []
-        for row in rows:
-            notification = notifications.get(row[7])
-            if notification is None:
-                notification = notifications[row[7]] = schema.notification_from(row[7:])
-            due.append(PendingDelivery(schema.delivery_from(row[:7]), notification))
-        return due
-
-    def mark_delivered(self, notification_id: str, channel: str, at: datetime) -> None:
-        """Record a delivery; marking twice keeps the first time. Unknown keys are ignored."""
-        self._update_delivery("delivered_at = ?", (schema.ts(at),), notification_id, channel)
-
-    def mark_failed(
-        self, notification_id: str, channel: str, error: str, next_attempt_at: datetime
-    ) -> None:
-        """Count a failed attempt and schedule the next one (no-op once delivered/given up)."""
-        self._update_delivery(
-            "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
-            (error, schema.ts(next_attempt_at)),
-            notification_id,
-            channel,
-        )
-
-    def mark_gave_up(self, notification_id: str, channel: str, error: str, at: datetime) -> None:
-        """Stop retrying a delivery. Does not count an attempt (see :meth:`mark_failed`)."""
-        self._update_delivery(
-            "gave_up_at = ?, last_error = ?", (schema.ts(at), error), notification_id, channel
-        )
-
-    def _update_delivery(
-        self, assignments: str, values: tuple[Any, ...], notification_id: str, channel: str
-    ) -> None:
-        with self._write() as conn:
-            conn.execute(
-                f"UPDATE deliveries SET {assignments}"
-                f" WHERE notification_id = ? AND channel = ? AND {schema.PENDING}",
-                (*values, notification_id, channel),
-            )
-
-    def outbox_depth(self) -> int:
-        """Deliveries neither delivered nor given up (backing-off ones included)."""
-        rows = self._read(f"SELECT COUNT(*) FROM deliveries d WHERE {schema.PENDING}")
-        return int(rows[0][0])
-
-    def recent_notifications(self, limit: int = 20) -> list[Notification]:
-        rows = self._read(
-            f"SELECT {schema.NOTIFICATION_COLUMNS} FROM notifications"
-            " ORDER BY created_at DESC, rowid DESC LIMIT ?",
-            (limit,),
-        )
-        return [schema.notification_from(row) for row in rows]
 
     # ------------------------------------------------------------ meta
 

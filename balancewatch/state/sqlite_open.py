@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from balancewatch.model import StateError, StateLocked
-from balancewatch.state import sqlite_schema as schema
+from balancewatch.state import sqlite_migrations as migrations
 
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
 
@@ -132,15 +133,26 @@ def open_readonly(path: Path | str, busy_timeout: float) -> sqlite3.Connection:
                 "and starts a new one when it next starts"
             )
         with translated():
-            found = schema.user_version(conn)
-        if found != schema.LATEST_VERSION:
-            newer = "a newer" if found > schema.LATEST_VERSION else "an older"
+            found = migrations.user_version(conn)
+        if found != migrations.LATEST_VERSION:
+            newer = "a newer" if found > migrations.LATEST_VERSION else "an older"
             raise StateError(
                 f"state file {path} has schema version {found}, from {newer} balancewatch "
-                f"(this one reads version {schema.LATEST_VERSION}); the daemon of this "
+                f"(this one reads version {migrations.LATEST_VERSION}); the daemon of this "
                 "version migrates an older file when it starts"
             )
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+class SqliteAccess:
+    """What the parts of :class:`~balancewatch.state.sqlite.SqliteStore` share: a write
+    transaction and a read, both under the store's lock with errors translated."""
+
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        raise NotImplementedError

@@ -1,4 +1,4 @@
-"""The storage interface every backend implements (SQLite today: :mod:`.sqlite`)."""
+"""The storage interface every backend implements: :mod:`.sqlite` and :mod:`.postgres`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from balancewatch.records import (
     PollRecord,
     Silence,
 )
+from balancewatch.state.leases import Claim, Cluster, Member
 
 
 class Store(Protocol):
@@ -54,15 +55,37 @@ class Store(Protocol):
         self, notifications: Sequence[Notification], deliveries: Sequence[Delivery]
     ) -> None: ...
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[PendingDelivery]: ...
-    def mark_delivered(self, notification_id: str, channel: str, at: datetime) -> None: ...
+    def claim_deliveries(
+        self, owner: str, now: datetime, lease_seconds: float, limit: int = 100
+    ) -> list[PendingDelivery]: ...
+    def mark_delivered(
+        self, notification_id: str, channel: str, at: datetime, claim: int | None = None
+    ) -> None: ...
     def mark_failed(
-        self, notification_id: str, channel: str, error: str, next_attempt_at: datetime
+        self,
+        notification_id: str,
+        channel: str,
+        error: str,
+        next_attempt_at: datetime,
+        claim: int | None = None,
     ) -> None: ...
     def mark_gave_up(
-        self, notification_id: str, channel: str, error: str, at: datetime
+        self, notification_id: str, channel: str, error: str, at: datetime, claim: int | None = None
     ) -> None: ...
     def outbox_depth(self) -> int: ...
     def recent_notifications(self, limit: int = 20) -> list[Notification]: ...
+
+    # sharing the accounts between daemons (balancewatch.state.leases)
+    def claim_accounts(
+        self, owner: str, wanted: Sequence[tuple[str, float]]
+    ) -> dict[str, Claim]: ...
+    def release_accounts(self, owner: str, accounts: Sequence[str] | None = None) -> int: ...
+    def heartbeat(
+        self, daemon: str, *, host: str, pid: int, config_hash: str, forget_after: float = 86400
+    ) -> list[Member]: ...
+    def leave(self, daemon: str) -> None: ...
+    def cluster(self) -> Cluster: ...
+    def oldest_overdue(self, accounts: Sequence[str]) -> float: ...
 
     # key/value for small daemon facts (last reload ok, schema info)
     def get_meta(self, key: str) -> str | None: ...

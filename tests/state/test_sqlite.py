@@ -1,467 +1,26 @@
-"""The state store: the contract every backend honours, then SQLite's own failure modes.
+"""SQLite's own behaviour: opening, migrating, corruption, locking, file details.
 
-The contract tests take the ``open_store`` fixture, parametrized over backends: a
-PostgreSQL store would be one more entry in ``BACKENDS``. Calling ``open_store()`` again
-opens the same backing data anew, which is how a restart is simulated.
+The contract every backend honours is test_store.py; these are what only a file has.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from balancewatch.model import Balance, Severity, Snapshot, StateError, StateLocked
-from balancewatch.records import (
-    AlertState,
-    Delivery,
-    Health,
-    Notification,
-    PollRecord,
-)
-from balancewatch.state import Store
+from balancewatch.model import Balance, StateError, StateLocked
+from balancewatch.records import Delivery
 from balancewatch.state import sqlite as state
+from balancewatch.state import sqlite_migrations as state_migrations
 from balancewatch.state import sqlite_schema as state_schema
 from balancewatch.state.sqlite import SqliteStore
+from tests.state.builders import MIN, T0, alert, notification, poll, snapshot
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-MIN = timedelta(minutes=1)
-
-OpenStore = Callable[[], Store]
-
-
-# ---------------------------------------------------------------- builders
-
-
-def snapshot(account: str, at: datetime, **balances: Balance) -> Snapshot:
-    return Snapshot(account, at, balances or {"DZD": Balance(available=Decimal("100"))})
-
-
-def alert(account: str = "acme", key: str = "low:DZD", **changes: object) -> AlertState:
-    base = AlertState(
-        account=account,
-        key=key,
-        rule="low",
-        rule_type="threshold",
-        currency="DZD",
-        kind="state",
-        status="firing",
-        severity=Severity.WARNING,
-        summary="available 950 DZD is below 1000 DZD",
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
-
-
-def notification(nid: str, at: datetime = T0, account: str = "acme") -> Notification:
-    return Notification(
-        id=nid,
-        account=account,
-        alert_key="low:DZD",
-        kind="firing",
-        severity=Severity.WARNING,
-        title=f"[WARNING] {account}",
-        body="available is low",
-        created_at=at,
-        poll_id=f"poll-{nid}",
-        fields={"amount": "950.00", "currency": "DZD"},
-        tags=("finance", "dz"),
-    )
-
-
-def poll(
-    account: str = "acme",
-    at: datetime = T0,
-    *,
-    snap: Snapshot | bool | None = True,
-    alerts: tuple[AlertState, ...] = (),
-    notifications: tuple[Notification, ...] = (),
-    deliveries: tuple[Delivery, ...] = (),
-) -> PollRecord:
-    taken = snapshot(account, at) if snap is True else (snap or None)
-    health = Health(account, last_ok_at=at if taken else None, last_poll_at=at)
-    return PollRecord(account, at, taken, health, alerts, notifications, deliveries)
-
-
-# ---------------------------------------------------------------- backends
-
-
-def _sqlite_backend(tmp_path: Path) -> OpenStore:
-    def open_store() -> Store:
-        return SqliteStore.open(tmp_path / "state" / "state.db", now=T0)
-
-    return open_store
-
-
-BACKENDS: dict[str, Callable[[Path], OpenStore]] = {"sqlite": _sqlite_backend}
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStore]:
-    opened: list[Store] = []
-    backend = BACKENDS[request.param](tmp_path)
-
-    def open_tracked() -> Store:
-        opened.append(backend())
-        return opened[-1]
-
-    yield open_tracked
-    for store in opened:
-        store.close()
-
-
-@pytest.fixture
-def store(open_store: OpenStore) -> Store:
-    return open_store()
-
-
-# ---------------------------------------------------------------- contract: polls
-
-
-def test_snapshot_round_trips_decimals_exactly_and_in_utc(store: Store) -> None:
-    """Amounts come back as the very Decimals written (no float), None kinds stay None."""
-    balances = {
-        "DZD": Balance(available=Decimal("0.1") + Decimal("0.2"), held=Decimal("-0.00")),
-        "BTC_BITCOIN": Balance(total=Decimal("0.000000012345678901234567890")),
-        "USDT_TRON": Balance(Decimal("1E+3"), Decimal("2"), Decimal("3"), Decimal("6")),
-        "EMPTY": Balance(),
-    }
-    taken_at = datetime(2024, 5, 1, 14, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
-    store.commit_poll(poll(snap=Snapshot("acme", taken_at, balances)))
-
-    got = store.last_snapshot("acme")
-
-    assert got == Snapshot("acme", taken_at, balances)
-    assert got.taken_at.utcoffset() == timedelta(0)
-    dzd = got.balances["DZD"]
-    assert dzd.available == Decimal("0.3")
-    assert str(dzd.available) == "0.3"
-    assert str(dzd.held) == "-0.00"
-    assert (dzd.pending, dzd.total) == (None, None)
-    assert str(got.balances["USDT_TRON"].available) == "1E+3"
-
-
-def test_failed_poll_records_health_but_no_snapshot(store: Store) -> None:
-    """A poll without a snapshot (the balance is unknown) writes only its health."""
-    failing = Health(
-        "acme", consecutive_failures=3, last_error="timeout", last_error_kind="transient"
-    )
-    store.commit_poll(replace(poll(snap=None), health=failing))
-
-    assert store.last_snapshot("acme") is None
-    assert store.health("acme") == failing
-    assert store.accounts() == ["acme"]
-
-
-def test_health_is_one_row_per_account_updated_in_place(store: Store) -> None:
-    """The latest poll's health replaces the previous one; all_health lists accounts sorted."""
-    store.commit_poll(poll("zeta"))
-    store.commit_poll(poll("acme"))
-    later = Health("acme", 1, "boom", "malformed", T0, T0 + MIN, T0 + 5 * MIN, "cafe")
-    store.commit_poll(replace(poll("acme", T0 + MIN, snap=None), health=later))
-
-    assert store.health("acme") == later
-    assert store.health("nobody") is None
-    assert [h.account for h in store.all_health()] == ["acme", "zeta"]
-
-
-def test_history_is_oldest_first_within_inclusive_bounds(store: Store) -> None:
-    """history() orders by instant whatever the write order or the time zone written."""
-    plus_one = timezone(timedelta(hours=1))
-    instants = [T0 + 3 * MIN, T0, T0 + MIN + timedelta(microseconds=1), T0 + MIN]
-    for at in instants:
-        store.commit_poll(poll(at=at))
-    # 13:02 at UTC+1 is 12:02 UTC: between T0+MIN and T0+3*MIN.
-    store.commit_poll(poll(at=datetime(2024, 5, 1, 13, 2, tzinfo=plus_one)))
-    store.commit_poll(poll("other", T0 + MIN))
-
-    everything = [s.taken_at for s in store.history("acme", T0 - MIN)]
-    window = [s.taken_at for s in store.history("acme", T0 + MIN, T0 + 2 * MIN)]
-
-    assert everything == sorted([*instants, T0 + 2 * MIN])
-    assert window == [T0 + MIN, T0 + MIN + timedelta(microseconds=1), T0 + 2 * MIN]
-    assert store.history("acme", T0 + 4 * MIN) == []
-    assert store.history("nobody", T0 - MIN) == []
-
-
-def test_last_snapshot_is_the_latest_instant(store: Store) -> None:
-    """last_snapshot() is by time taken, not by insertion order."""
-    store.commit_poll(poll(at=T0 + MIN))
-    store.commit_poll(poll(at=T0))
-
-    latest = store.last_snapshot("acme")
-
-    assert latest is not None
-    assert latest.taken_at == T0 + MIN
-    assert store.last_snapshot("nobody") is None
-
-
-def test_accounts_lists_each_account_once_sorted(store: Store) -> None:
-    """accounts() covers accounts with snapshots and accounts that only ever failed."""
-    for at in (T0, T0 + MIN):
-        store.commit_poll(poll("beta", at))
-        store.commit_poll(poll("alpha", at))
-    store.commit_poll(poll("gamma", snap=None))
-
-    assert store.accounts() == ["alpha", "beta", "gamma"]
-
-
-# ---------------------------------------------------------------- contract: alerts
-
-
-def test_alert_states_are_upserted_per_key_and_survive_a_restart(open_store: OpenStore) -> None:
-    """One row per (account, key); the latest write wins; a reopened store sees it all."""
-    store = open_store()
-    pending = alert(status="pending", consecutive=1, updated_at=T0)
-    other = alert(key="runway:DZD", rule="runway", rule_type="runway", status="resolved")
-    store.commit_poll(poll(alerts=(pending, other)))
-    firing = alert(
-        status="firing",
-        severity=Severity.CRITICAL,
-        consecutive=2,
-        started_at=T0 + MIN,
-        last_notified_at=T0 + MIN,
-        notified_severity=Severity.CRITICAL,
-        value=Decimal("950.10"),
-        threshold=Decimal("1000"),
-        updated_at=T0 + MIN,
-    )
-    event = alert("beta", "jump:*", currency=None, kind="event", event_ref=T0, status="firing")
-    store.commit_poll(poll(at=T0 + MIN, alerts=(firing,)))
-    store.commit_poll(poll("beta", alerts=(event,)))
-    store.close()
-
-    reopened = open_store()
-
-    assert reopened.alert_states("acme") == {"low:DZD": firing, "runway:DZD": other}
-    assert reopened.alert_states("beta") == {"jump:*": event}
-    assert reopened.alert_states("nobody") == {}
-    assert reopened.firing_alerts() == [firing, event]
-
-
-# ---------------------------------------------------------------- contract: outbox
-
-
-def test_poll_writes_notifications_and_deliveries_with_it(store: Store) -> None:
-    """The outbox is filled by the poll's own transaction, one delivery per channel."""
-    note = notification("n1")
-    store.commit_poll(
-        poll(notifications=(note,), deliveries=(Delivery("n1", "slack"), Delivery("n1", "mail")))
-    )
-
-    due = store.due_deliveries(T0)
-
-    assert [(d.delivery.channel, d.notification) for d in due] == [("mail", note), ("slack", note)]
-    assert store.outbox_depth() == 2
-    assert store.recent_notifications() == [note]
-
-
-def test_due_deliveries_come_oldest_notification_first(store: Store) -> None:
-    """Older notifications are sent first, and ``limit`` caps the batch."""
-    newer, older = notification("b-new", T0 + MIN), notification("a-old", T0)
-    store.enqueue([newer], [Delivery("b-new", "slack")])
-    store.enqueue([older], [Delivery("a-old", "slack")])
-
-    due = store.due_deliveries(T0 + 2 * MIN)
-
-    assert [d.notification.id for d in due] == ["a-old", "b-new"]
-    assert [d.notification.id for d in store.due_deliveries(T0 + 2 * MIN, limit=1)] == ["a-old"]
-
-
-def test_failed_delivery_waits_for_its_next_attempt(store: Store) -> None:
-    """mark_failed counts the attempt and backs off: not due before next_attempt_at."""
-    store.enqueue([notification("n1")], [Delivery("n1", "slack")])
-    store.mark_failed("n1", "slack", "HTTP 503", next_attempt_at=T0 + 5 * MIN)
-
-    assert store.due_deliveries(T0 + 4 * MIN) == []
-    (due,) = store.due_deliveries(T0 + 5 * MIN)
-    assert due.delivery == Delivery("n1", "slack", 1, T0 + 5 * MIN, last_error="HTTP 503")
-    assert store.outbox_depth() == 1, "backing off is still in the outbox"
-
-    store.mark_failed("n1", "slack", "timeout", next_attempt_at=T0 + 15 * MIN)
-    (again,) = store.due_deliveries(T0 + 15 * MIN)
-    assert (again.delivery.attempts, again.delivery.last_error) == (2, "timeout")
-
-
-def test_mark_delivered_is_idempotent(store: Store) -> None:
-    """Marking a delivery twice (or an unknown one) is harmless; only that channel is done."""
-    store.enqueue([notification("n1")], [Delivery("n1", "slack"), Delivery("n1", "mail")])
-
-    store.mark_delivered("n1", "slack", T0)
-    store.mark_delivered("n1", "slack", T0 + MIN)
-    store.mark_delivered("n1", "nowhere", T0)
-
-    assert [d.delivery.channel for d in store.due_deliveries(T0 + MIN)] == ["mail"]
-    assert store.outbox_depth() == 1
-
-
-def test_given_up_delivery_is_never_due_again(store: Store) -> None:
-    """After mark_gave_up the delivery leaves the outbox for good."""
-    store.enqueue([notification("n1")], [Delivery("n1", "slack")])
-
-    store.mark_gave_up("n1", "slack", "gave up after 24h", T0 + 24 * 60 * MIN)
-
-    assert store.due_deliveries(T0 + 48 * 60 * MIN) == []
-    assert store.outbox_depth() == 0
-    assert store.recent_notifications() == [notification("n1")]
-
-
-def test_enqueue_outside_a_poll_is_atomic(store: Store) -> None:
-    """A delivery for an unknown notification fails the whole enqueue."""
-    with pytest.raises(StateError):
-        store.enqueue([notification("ok")], [Delivery("ok", "slack"), Delivery("ghost", "slack")])
-
-    assert store.recent_notifications() == []
-    assert store.outbox_depth() == 0
-
-
-def test_recent_notifications_are_newest_first(store: Store) -> None:
-    """Fields and tags round-trip; the limit keeps the newest."""
-    for i in range(3):
-        store.enqueue([notification(f"n{i}", T0 + i * MIN)], [])
-
-    assert [n.id for n in store.recent_notifications()] == ["n2", "n1", "n0"]
-    assert [n.id for n in store.recent_notifications(limit=2)] == ["n2", "n1"]
-    assert store.recent_notifications(1)[0].fields == {"amount": "950.00", "currency": "DZD"}
-
-
-# ---------------------------------------------------------------- contract: silences
-
-
-def test_silences_are_active_between_start_and_end(store: Store) -> None:
-    """silences(at) is what covers ``at``; silences() is every stored silence."""
-    first = store.add_silence("acme", None, T0, T0 + 60 * MIN, "maintenance")
-    later = store.add_silence("*", "low", T0 + 30 * MIN, T0 + 90 * MIN, "known")
-
-    assert first.id != later.id
-    assert (first.account, first.rule, first.starts_at, first.reason) == (
-        "acme",
-        None,
-        T0,
-        "maintenance",
-    )
-    assert store.silences(T0 - MIN) == []
-    assert store.silences(T0) == [first]
-    assert store.silences(T0 + 45 * MIN) == [first, later]
-    assert store.silences(T0 + 60 * MIN) == [later], "ends_at is exclusive"
-    assert store.silences() == [first, later]
-
-
-def test_lifting_a_silence_ends_it_now(store: Store) -> None:
-    """lift_silence() ends an active silence; lifting it again, or an unknown id, is False."""
-    silence = store.add_silence("acme", "low", T0, T0 + 60 * MIN, "deploy")
-
-    assert store.lift_silence(silence.id, T0 + 10 * MIN) is True
-    assert store.lift_silence(silence.id, T0 + 11 * MIN) is False
-    assert store.lift_silence(9999, T0) is False
-    assert store.silences(T0 + 10 * MIN) == []
-    assert store.silences() == [replace(silence, ends_at=T0 + 10 * MIN)]
-
-
-def test_lifting_a_future_silence_cancels_it(store: Store) -> None:
-    """A silence that has not started yet ends where it starts: it never applies."""
-    silence = store.add_silence("acme", None, T0 + 60 * MIN, T0 + 120 * MIN, "tonight")
-
-    assert store.lift_silence(silence.id, T0) is True
-    assert store.silences(T0 + 60 * MIN) == []
-    assert store.silences()[0].ends_at == silence.starts_at
-
-
-# ---------------------------------------------------------------- contract: prune, meta
-
-
-def test_prune_keeps_each_accounts_latest_snapshot(store: Store) -> None:
-    """Old history goes, but an account polled long ago keeps its last known balance."""
-    for minutes in (0, 1, 2, 10):
-        store.commit_poll(poll("busy", T0 + minutes * MIN))
-    store.commit_poll(poll("stale", T0))
-    store.commit_poll(poll("stale", T0 + MIN))
-
-    deleted = store.prune(before=T0 + 5 * MIN)
-
-    assert deleted == 4
-    assert [s.taken_at for s in store.history("busy", T0 - MIN)] == [T0 + 10 * MIN]
-    assert [s.taken_at for s in store.history("stale", T0 - MIN)] == [T0 + MIN]
-
-
-def test_prune_drops_only_finished_old_notifications(store: Store) -> None:
-    """Delivered or given-up notifications older than the cutoff go; pending ones stay."""
-    for nid in ("delivered", "gave-up", "pending", "fresh"):
-        at = T0 + 10 * MIN if nid == "fresh" else T0
-        store.enqueue([notification(nid, at)], [Delivery(nid, "slack")])
-    store.mark_delivered("delivered", "slack", T0)
-    store.mark_delivered("fresh", "slack", T0 + 10 * MIN)
-    store.mark_gave_up("gave-up", "slack", "no", T0)
-
-    assert store.prune(before=T0 + 5 * MIN) == 2
-    assert [n.id for n in store.recent_notifications()] == ["fresh", "pending"]
-    assert store.outbox_depth() == 1
-
-
-def test_meta_is_a_small_key_value_store(store: Store) -> None:
-    """set_meta overwrites; an unknown key is None."""
-    store.set_meta("last_reload_ok", "true")
-    store.set_meta("last_reload_ok", "false")
-
-    assert store.get_meta("last_reload_ok") == "false"
-    assert store.get_meta("missing") is None
-
-
-# ---------------------------------------------------------------- contract: atomicity
-
-
-def test_a_poll_that_fails_midway_writes_nothing(store: Store) -> None:
-    """An invalid alert row fails the transaction: snapshot, health, outbox are not written."""
-    broken = alert(status="exploded")
-    record = poll(
-        alerts=(alert(key="fine"), broken),
-        notifications=(notification("n1"),),
-        deliveries=(Delivery("n1", "slack"),),
-    )
-
-    with pytest.raises(StateError):
-        store.commit_poll(record)
-
-    assert store.last_snapshot("acme") is None
-    assert store.health("acme") is None
-    assert store.alert_states("acme") == {}
-    assert store.outbox_depth() == 0
-    assert store.recent_notifications() == []
-
-
-def test_naive_datetimes_are_refused_before_writing(store: Store) -> None:
-    """Every instant must be aware; a naive one is a bug, reported as ValueError."""
-    naive_alert = alert(started_at=datetime(2024, 5, 1, 12))
-
-    with pytest.raises(ValueError, match="naive"):
-        store.commit_poll(poll(alerts=(naive_alert,)))
-    with pytest.raises(ValueError, match="naive"):
-        store.history("acme", datetime(2024, 5, 1))
-    assert store.last_snapshot("acme") is None
-
-
-def test_store_can_be_used_from_many_threads(store: Store) -> None:
-    """Concurrent commits from worker threads are serialised, none lost."""
-
-    def worker(n: int) -> None:
-        for i in range(10):
-            store.commit_poll(poll(f"acct-{n}", T0 + i * MIN))
-            store.last_snapshot(f"acct-{n}")
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert store.accounts() == [f"acct-{n}" for n in range(4)]
-    assert all(len(store.history(f"acct-{n}", T0)) == 10 for n in range(4))
-
+LATEST = state_migrations.LATEST_VERSION
 
 # ---------------------------------------------------------------- SQLite: opening
 
@@ -476,7 +35,7 @@ def test_open_creates_the_directory_and_a_durable_wal_database(tmp_path: Path) -
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute("PRAGMA synchronous").fetchone() == (2,)
         assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
-        assert conn.execute("PRAGMA user_version").fetchone() == (state_schema.LATEST_VERSION,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (state_migrations.LATEST_VERSION,)
     assert path.is_file()
 
 
@@ -489,7 +48,7 @@ def test_an_empty_file_is_migrated_to_the_latest_schema(tmp_path: Path) -> None:
         assert store.reset_reason is None
         store.commit_poll(poll())
         assert store.accounts() == ["acme"]
-        assert store._conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert store._conn.execute("PRAGMA user_version").fetchone() == (LATEST,)
 
 
 def test_in_memory_store_works_for_tests() -> None:
@@ -499,15 +58,15 @@ def test_in_memory_store_works_for_tests() -> None:
         assert store.last_snapshot("acme") is not None
 
 
-def test_a_v1_database_migrates_to_v2_keeping_its_data(tmp_path: Path) -> None:
-    """A file written by the first release gains the v2 index and meta table, data intact.
+def test_a_v1_database_migrates_to_the_latest_keeping_its_data(tmp_path: Path) -> None:
+    """A file written by the first release gains every later table and index, data intact.
 
     The rows are written as v1 wrote them (literal SQL), which also pins the on-disk format.
     """
     path = tmp_path / "state.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
-    state_schema.apply_migration(conn, state_schema.MIGRATIONS[0])
+    state_migrations.apply_migration(conn, state_migrations.MIGRATIONS[0])
     conn.execute("COMMIT")
     conn.executescript(
         """
@@ -523,7 +82,7 @@ def test_a_v1_database_migrates_to_v2_keeping_its_data(tmp_path: Path) -> None:
     conn.close()
 
     with SqliteStore.open(path, now=T0) as store:
-        assert store._conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert store._conn.execute("PRAGMA user_version").fetchone() == (LATEST,)
         assert store.last_snapshot("acme") == snapshot(
             "acme", T0, BTC_BITCOIN=Balance(available=Decimal("0.00012345"))
         )
@@ -535,23 +94,49 @@ def test_a_v1_database_migrates_to_v2_keeping_its_data(tmp_path: Path) -> None:
         assert "snapshots_account_time" in indexes
 
 
+def test_a_v2_outbox_gains_unclaimed_deliveries_and_leases(tmp_path: Path) -> None:
+    """Version 3 adds the claims: a v2 file's pending delivery stays due and claimable, its
+    accounts have no lease yet, and the first claim gets token 1."""
+    path = tmp_path / "state.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    for migration in state_migrations.MIGRATIONS[:2]:
+        state_migrations.apply_migration(conn, migration)
+    conn.execute("COMMIT")
+    conn.executescript(
+        """
+        INSERT INTO notifications (id, account, alert_key, kind, severity, title, body,
+            created_at, poll_id) VALUES ('n1', 'acme', 'low:DZD', 'firing', 1, 't', 'b',
+            '2024-05-01T12:00:00.000000Z', 'p1');
+        INSERT INTO deliveries (notification_id, channel) VALUES ('n1', 'slack');
+        """
+    )
+    conn.close()
+
+    with SqliteStore.open(path, now=T0) as store:
+        assert [d.notification.id for d in store.due_deliveries(T0)] == ["n1"]
+        (due,) = store.claim_deliveries("d1", T0, lease_seconds=60)
+        assert (due.notification.id, due.delivery.channel, due.claim) == ("n1", "slack", 1)
+        assert store.claim_accounts("d1", [("acme", 60)])["acme"].token == 1
+
+
 def test_a_failing_migration_leaves_the_previous_version_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each migration is one transaction with its version bump: all of it, or none."""
     path = tmp_path / "state.db"
     SqliteStore.open(path, now=T0).close()
-    broken = state_schema.Migration(
-        3, "half-done", ("CREATE TABLE extra (x)", "CREATE INDEX oops ON missing (x)")
+    broken = state_migrations.Migration(
+        LATEST + 1, "half-done", ("CREATE TABLE extra (x)", "CREATE INDEX oops ON missing (x)")
     )
-    monkeypatch.setattr(state_schema, "MIGRATIONS", (*state_schema.MIGRATIONS, broken))
-    monkeypatch.setattr(state_schema, "LATEST_VERSION", 3)
+    monkeypatch.setattr(state_migrations, "MIGRATIONS", (*state_migrations.MIGRATIONS, broken))
+    monkeypatch.setattr(state_migrations, "LATEST_VERSION", LATEST + 1)
 
     with pytest.raises(StateError, match="missing"):
         SqliteStore.open(path, now=T0)
 
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (LATEST,)
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert "extra" not in tables
@@ -567,7 +152,7 @@ def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path: Path) ->
     conn.close()
     before = path.read_bytes()
 
-    with pytest.raises(StateError, match=r"schema version 99.*versions up to 2"):
+    with pytest.raises(StateError, match=rf"schema version 99.*versions up to {LATEST}\b"):
         SqliteStore.open(path, now=T0)
 
     assert path.read_bytes() == before
@@ -735,20 +320,15 @@ def test_hot_queries_use_their_indexes(tmp_path: Path, sql: str, index: str) -> 
     assert set(full_scans) <= {"SCAN seen"}, "only the skip-scan's own CTE is scanned"
 
 
-def test_group_commit_writes_several_polls_in_one_transaction(store: Store) -> None:
-    """`commit_polls` stores every record, and a bad one leaves none of the batch written."""
-    good = [
-        PollRecord(name, T0, snapshot(name, T0), Health(name), [alert(name)])
-        for name in ("a", "b", "c")
-    ]
-    store.commit_polls(good)
-    assert {s.account for s in (store.last_snapshot(n) for n in "abc") if s} == {"a", "b", "c"}
-    assert set(store.alert_states("b")) == {"low:DZD"}
-    later = T0 + timedelta(minutes=1)
-    bad = [
-        PollRecord("d", later, snapshot("d", later), Health("d")),
-        PollRecord("e", later, None, Health("e"), [alert("e", status="bogus")]),  # type: ignore[arg-type]
-    ]
-    with pytest.raises(StateError):
-        store.commit_polls(bad)
-    assert store.last_snapshot("d") is None
+def test_a_read_only_store_shows_the_cluster(tmp_path: Path) -> None:
+    """status opens the file read-only and still reads daemons and leases."""
+    path = tmp_path / "state.db"
+    with SqliteStore.open(path, now=T0) as daemon:
+        daemon.heartbeat("d1", host="alpha", pid=1, config_hash="c")
+        daemon.claim_accounts("d1", [("acme", 3600)])
+
+    with SqliteStore.open_readonly(path) as status:
+        view = status.cluster()
+
+    assert view.held_by("d1") == ["acme"]
+    assert [m.host for m in view.members] == ["alpha"]
