@@ -60,6 +60,7 @@ from balancewatch.records import (
 )
 from balancewatch.state import sqlite_schema as schema
 from balancewatch.state.sqlite_open import open_checked, open_readonly, translated
+from balancewatch.state.sqlite_reads import SqliteReads
 
 if TYPE_CHECKING:
     from balancewatch.state import Store
@@ -68,7 +69,7 @@ _PRUNE_BATCH = 500
 """Accounts pruned per transaction, so that polls can commit between batches."""
 
 
-class SqliteStore:
+class SqliteStore(SqliteReads):
     """The :class:`~balancewatch.records.Store` on one SQLite file. Open with :meth:`open`."""
 
     reset_reason: str | None
