@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "balancewatch.records": 0,
     "balancewatch.redaction": 0,
     "balancewatch.fields": 0,
+    "balancewatch.passwords": 0,
     # leaves: each talks to one outside world, or to none
     "balancewatch.providers": 1,  # balance APIs (httpx, aiohttp)
     "balancewatch.channels": 1,  # Apprise

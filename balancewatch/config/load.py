@@ -44,6 +44,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
+from balancewatch.config.http import HttpSettings
 from balancewatch.config.interpolate import MIN_SECRET_LENGTH, resolve_secrets
 from balancewatch.config.models import (
     ACCOUNT_KEYS,
@@ -56,7 +57,6 @@ from balancewatch.config.models import (
     Count,
     Defaults,
     Effective,
-    HttpSettings,
     Jitter,
     LoggingSettings,
     Name,
