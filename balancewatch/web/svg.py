@@ -250,9 +250,13 @@ def _grid(
             f"{_esc(format_amount(value, currency).removesuffix(' ' + currency))}</text>"
         )
     base = _px(frame.top + frame.height + 16)
+    end = frame.left + frame.width
     for at, label in time_ticks(since, until):
+        x = frame.x(at)
+        # A label at either edge is aligned inward, so it is not cut off.
+        anchor = "start" if x - frame.left < 20 else "end" if end - x < 20 else "middle"
         out.append(
-            f'<text class="axis x" x="{_px(frame.x(at))}" y="{base}" text-anchor="middle" '
+            f'<text class="axis x" x="{_px(x)}" y="{base}" text-anchor="{anchor}" '
             f'font-size="11">{_esc(label)}</text>'
         )
     return out

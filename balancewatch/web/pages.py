@@ -1,0 +1,94 @@
+"""The HTML pages: ``/``, ``/accounts/<name>``, its sparkline, the stylesheet and icon."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from balancewatch.config.load import Account
+from balancewatch.web import account, overview
+from balancewatch.web.app import SITE, SOURCE, fail, render
+
+REFRESH_SECONDS = 30
+"""The pages reload themselves this often (``<meta http-equiv=refresh>``: no script);
+``?refresh=off`` stops it."""
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/accounts/{name}", account_page)
+    app.router.add_get("/accounts/{name}/spark.svg", spark)
+    app.router.add_get("/static/{file}", static)
+
+
+def _account(request: web.Request) -> Account:
+    name = request.match_info["name"]
+    config = request.app[SOURCE].config()
+    for item in config.accounts:
+        if item.name == name:
+            return item
+    raise fail(404, f"No account named {name[:100]!r} in the config.")
+
+
+async def index(request: web.Request) -> web.Response:
+    source = request.app[SOURCE]
+    try:
+        query = overview.Query.parse(request.query)
+    except overview.BadQuery as error:
+        raise fail(400, str(error)) from None
+    model = await source.db(overview.overview, source.store, source.config(), query, source.clock())
+    if query.page > model.pages:
+        raise fail(404, f"There are {model.pages} page(s); page {query.page} is past the last.")
+    return render(
+        request,
+        "index.html",
+        o=model,
+        q=query,
+        ranges=list(overview.RANGES),
+        states=overview.FILTER_STATES,
+        refresh=REFRESH_SECONDS if query.refresh else None,
+    )
+
+
+async def account_page(request: web.Request) -> web.Response:
+    source = request.app[SOURCE]
+    item = _account(request)
+    try:
+        span, _ = account.parse_range(request.query)
+    except overview.BadQuery as error:
+        raise fail(400, str(error)) from None
+    model = await source.db(
+        account.detail, source.store, source.config(), item, span, source.clock()
+    )
+    refresh = request.query.get("refresh", "on") != "off"
+    return render(
+        request,
+        "account.html",
+        d=model,
+        refresh=REFRESH_SECONDS if refresh else None,
+        refresh_on=refresh,
+    )
+
+
+async def spark(request: web.Request) -> web.Response:
+    source = request.app[SOURCE]
+    item = _account(request)
+    span = request.query.get("range", "24h")
+    if span not in overview.RANGES:
+        raise fail(400, f"range must be one of {', '.join(overview.RANGES)}")
+    text = await source.db(overview.sparkline, source.store, item, span, source.clock())
+    # The page reloads every 30 s; a sparkline a few seconds old is as good.
+    return web.Response(
+        text=text,
+        content_type="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=20"},
+    )
+
+
+async def static(request: web.Request) -> web.Response:
+    found = request.app[SITE].static.get(request.match_info["file"])
+    if found is None:
+        raise fail(404, f"No file {request.match_info['file'][:100]!r} here.")
+    body, kind = found
+    return web.Response(
+        body=body, content_type=kind, headers={"Cache-Control": "public, max-age=3600"}
+    )
