@@ -29,6 +29,7 @@ RECENT = 20
 
 
 def parse_range(params: Mapping[str, str]) -> tuple[str, timedelta]:
+    """``range``: any duration from 10 minutes to 400 days (default 24h)."""
     unknown = sorted(set(params) - {"range", "refresh"})
     if unknown:
         raise BadQuery(f"unknown parameter {unknown[0]!r}; known: range, refresh")

@@ -27,6 +27,8 @@ RANGES: Mapping[str, timedelta] = {
 }
 """The sparklines' spans."""
 PER_PAGE = 50
+REFRESH = 30
+"""The pages reload themselves this often (``<meta http-equiv=refresh>``: no script)."""
 MAX_PER_PAGE = 500
 FILTER_STATES = ("firing", *facts.STATES)
 SPARK_BUCKETS = 60
@@ -48,7 +50,8 @@ class Query:
     range: str = "24h"
     page: int = 1
     per: int = PER_PAGE
-    refresh: bool = True
+    refresh: int = REFRESH
+    """Seconds between reloads; 0: none."""
 
     @classmethod
     def parse(cls, params: Mapping[str, str]) -> Query:
@@ -69,7 +72,7 @@ class Query:
             range=span,
             page=_number(params, "page", 1, 1_000_000),
             per=_number(params, "per", PER_PAGE, MAX_PER_PAGE),
-            refresh=params.get("refresh", "on") != "off",
+            refresh=parse_refresh(params),
         )
 
     def url(self, **changes: object) -> str:
@@ -84,11 +87,28 @@ class Query:
                 ("range", "" if query.range == "24h" else query.range),
                 ("page", "" if query.page == 1 else str(query.page)),
                 ("per", "" if query.per == PER_PAGE else str(query.per)),
-                ("refresh", "" if query.refresh else "off"),
+                ("refresh", refresh_param(query.refresh)),
             )
             if v
         }
         return "/?" + urlencode(params) if params else "/"
+
+
+def parse_refresh(params: Mapping[str, str]) -> int:
+    """``refresh``: ``off``, or seconds from 5 to 3600 (default :data:`REFRESH`)."""
+    text = params.get("refresh", "")
+    if text == "":
+        return REFRESH
+    if text == "off":
+        return 0
+    if not text.isdigit() or not 5 <= int(text) <= 3600:
+        raise BadQuery(f"refresh must be off or seconds from 5 to 3600, not {text[:40]!r}")
+    return int(text)
+
+
+def refresh_param(seconds: int) -> str:
+    """The ``refresh`` value that gives ``seconds`` ('' for the default)."""
+    return "" if seconds == REFRESH else "off" if seconds == 0 else str(seconds)
 
 
 def _number(params: Mapping[str, str], key: str, default: int, most: int) -> int:

@@ -8,10 +8,6 @@ from balancewatch.config.load import Account
 from balancewatch.web import account, overview
 from balancewatch.web.app import SITE, SOURCE, fail, render
 
-REFRESH_SECONDS = 30
-"""The pages reload themselves this often (``<meta http-equiv=refresh>``: no script);
-``?refresh=off`` stops it."""
-
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
@@ -45,7 +41,7 @@ async def index(request: web.Request) -> web.Response:
         q=query,
         ranges=list(overview.RANGES),
         states=overview.FILTER_STATES,
-        refresh=REFRESH_SECONDS if query.refresh else None,
+        refresh=query.refresh,
     )
 
 
@@ -54,18 +50,19 @@ async def account_page(request: web.Request) -> web.Response:
     item = _account(request)
     try:
         span, _ = account.parse_range(request.query)
+        refresh = overview.parse_refresh(request.query)
     except overview.BadQuery as error:
         raise fail(400, str(error)) from None
     model = await source.db(
         account.detail, source.store, source.config(), item, span, source.clock()
     )
-    refresh = request.query.get("refresh", "on") != "off"
+    param = overview.refresh_param(refresh)
     return render(
         request,
         "account.html",
         d=model,
-        refresh=REFRESH_SECONDS if refresh else None,
-        refresh_on=refresh,
+        refresh=refresh,
+        keep=f"&refresh={param}" if param else "",
     )
 
 
