@@ -122,33 +122,36 @@ def runway(series: Sequence[Point], bottom: Decimal, now: datetime) -> timedelta
 def runway_text(left: timedelta | None, bottom: Decimal, currency: str) -> str:
     if left is None:
         return ""
+    if not left:
+        return f"already at or below {format_amount(bottom, currency)}" if bottom else "run out"
     target = f"to {format_amount(bottom, currency)}" if bottom else "to zero"
-    return f"~{format_duration(left)} {target}" if left else f"reached {target.removeprefix('to ')}"
+    return f"~{format_duration(left)} {target}"
 
 
 def episodes(
     notes: Iterable[Notification], firing: Iterable[AlertState], since: datetime
 ) -> list[Band]:
-    """Alert episodes as bands: from each key's firing notification to its resolve (events
-    are instants), plus what fires now and began before the notifications kept."""
+    """Alert episodes as bands, one per severity: from each key's firing notification to
+    its resolve, cut where it escalated or de-escalated (events are instants); plus what
+    fires now and began before the notifications kept."""
     bands: list[Band] = []
     open_: dict[str, tuple[datetime, Severity, str]] = {}
     for note in sorted(notes, key=lambda n: n.created_at):
+        key, at = note.alert_key, note.created_at
         if note.kind == "event":
-            bands.append(Band(note.created_at, note.created_at, note.title, _tone(note.severity)))
+            bands.append(Band(at, at, note.title, _tone(note.severity)))
         elif note.kind == "firing":
-            open_[note.alert_key] = (note.created_at, note.severity, note.title)
-        elif note.kind == "escalated" and note.alert_key in open_:
-            start, _, _ = open_[note.alert_key]
-            open_[note.alert_key] = (start, note.severity, note.title)
-        elif note.kind == "resolved" and note.alert_key in open_:
-            start, severity, title = open_.pop(note.alert_key)
-            bands.append(Band(start, note.created_at, title, _tone(severity)))
+            open_[key] = (at, note.severity, note.title)
+        elif note.kind in ("escalated", "deescalated", "resolved") and key in open_:
+            start, severity, title = open_.pop(key)
+            bands.append(Band(start, at, title, _tone(severity)))
+            if note.kind != "resolved":
+                open_[key] = (at, note.severity, note.title)
     for alert in firing:
-        start = alert.started_at or since
         kept = open_.pop(alert.key, None)
-        label = f"[{alert.severity.label.upper()}] {alert.summary}"
-        bands.append(Band(kept[0] if kept else start, None, label, _tone(alert.severity)))
+        start = kept[0] if kept else alert.started_at or since
+        label = kept[2] if kept else f"[{alert.severity.label.upper()}] {alert.summary}"
+        bands.append(Band(start, None, label, _tone(alert.severity)))
     return sorted(bands, key=lambda b: b.start)
 
 
