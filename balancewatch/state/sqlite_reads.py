@@ -52,6 +52,12 @@ class SqliteReads:
         rows = self._read(_LATEST, (json.dumps(list(accounts)),))
         return {row[0]: schema.snapshot_from(row) for row in rows}
 
+    def failures(self) -> dict[str, int]:
+        """Failed polls in a row per account with a health row (0: its last poll was good):
+        what the overview sorts 10,000 accounts by, without decoding 10,000 health rows."""
+        rows = self._read("SELECT account, consecutive_failures FROM health")
+        return {row[0]: int(row[1]) for row in rows}
+
     def series(
         self,
         account: str,

@@ -27,15 +27,19 @@ RUNWAY_WINDOW = timedelta(hours=6)
 def state_of(account: Account, health: Health | None, firing: Sequence[AlertState]) -> str:
     """critical/warning/info (firing, worst severity), failing, waiting (never polled),
     ok; a disabled account is ``disabled`` whatever its old rows say."""
-    if not account.enabled:
+    failures = None if health is None else health.consecutive_failures
+    return state(account.enabled, failures, firing)
+
+
+def state(enabled: bool, failures: int | None, firing: Sequence[AlertState]) -> str:
+    """:func:`state_of` from the failures in a row (None: never polled)."""
+    if not enabled:
         return "disabled"
     if firing:
         return max(a.severity for a in firing).label
-    if health is None:
+    if failures is None:
         return "waiting"
-    if health.consecutive_failures:
-        return "failing"
-    return "ok"
+    return "failing" if failures else "ok"
 
 
 def main_amount(account: Account, snap: Snapshot | None) -> tuple[str, str] | None:

@@ -1,9 +1,10 @@
 """``/``: every account, worst first, filtered and paginated; built on the database thread.
 
-The order and the filters need every account's state, which costs one query for health
-and one for firing alerts, whatever the number of accounts. Balances and runways are read
-for the accounts of the shown page only (one query for their latest snapshots, one short
-series each), so a page of 10,000 accounts costs about what a page of 50 does.
+The order and the filters need every account's state, which costs one query for the
+failures in a row and one for firing alerts, whatever the number of accounts. Balances and
+runways are read for the accounts of the shown page only (one query for their latest
+snapshots, one short series each), so a page of 10,000 accounts costs little more than a
+page of 50 does.
 """
 
 from __future__ import annotations
@@ -153,65 +154,103 @@ class Overview:
 
 
 def overview(store: Store, config: Config, query: Query, now: datetime) -> Overview:
-    """Run on the database thread: every read of the page, and the sorting."""
-    healths = {h.account: h for h in store.all_health()}
+    """Run on the database thread: every read of the page, and the ordering (no sort: the
+    accounts, by name once per config, are dealt into one list per state, worst first)."""
+    failures = store.failures()
     firing: dict[str, list[AlertState]] = {}
     for alert in store.firing_alerts():
         firing.setdefault(alert.account, []).append(alert)
-    states = {
-        a.name: facts.state_of(a, healths.get(a.name), firing.get(a.name, ()))
-        for a in config.accounts
-    }
-    counts = dict.fromkeys(facts.STATES, 0)
-    for state in states.values():
-        counts[state] += 1
-    chosen = sorted(
-        (a for a in config.accounts if _matches(a, states[a.name], query)),
-        key=lambda a: (facts.RANK[states[a.name]], a.name),
-    )
+    by_state: dict[str, list[Account]] = {state: [] for state in facts.STATES}
+    no_alert: list[AlertState] = []
+    for account in _by_name(config):
+        name = account.name
+        state = facts.state(account.enabled, failures.get(name), firing.get(name, no_alert))
+        by_state[state].append(account)
+    chosen = [
+        account
+        for state in facts.STATES
+        if _state_wanted(state, query.state)
+        for account in by_state[state]
+        if _matches(account, query)
+    ]
     start = (query.page - 1) * query.per
     shown = chosen[start : start + query.per]
     snaps = store.last_snapshots([a.name for a in shown])
-    rows = []
-    for account in shown:
-        health = healths.get(account.name)
-        snap = snaps.get(account.name)
-        failing = health is not None and health.consecutive_failures > 0
-        rows.append(
-            Row(
-                name=account.name,
-                provider=account.provider,
-                tags=account.tags,
-                state=states[account.name],
-                alerts=sorted(firing.get(account.name, []), key=lambda a: -a.severity),
-                amounts=facts.amounts(snap),
-                last_ok=facts.age_text(snap.taken_at if snap else None, now),
-                failures=health.consecutive_failures if health else 0,
-                error=health.last_error if failing and health else None,
-                runway=_runway(store, account, snap, now),
-                spark=f"/accounts/{account.name}/spark.svg?range={query.range}",
-            )
-        )
+    rows = [
+        _row(store, account, snaps.get(account.name), firing.get(account.name, []), query, now)
+        for account in shown
+    ]
     return Overview(
         query=query,
         rows=rows,
         matched=len(chosen),
         total=len(config.accounts),
-        counts=counts,
-        tags=sorted({t for a in config.accounts for t in a.tags}),
+        counts={state: len(found) for state, found in by_state.items()},
+        tags=_tags(config),
         outbox_depth=store.outbox_depth(),
         reload_failed=store.get_meta("last_reload_ok") == "0",
     )
 
 
-def _matches(account: Account, state: str, query: Query) -> bool:
+def _row(
+    store: Store,
+    account: Account,
+    snap: Snapshot | None,
+    firing: list[AlertState],
+    query: Query,
+    now: datetime,
+) -> Row:
+    health = store.health(account.name)
+    failing = health is not None and health.consecutive_failures > 0
+    return Row(
+        name=account.name,
+        provider=account.provider,
+        tags=account.tags,
+        state=facts.state_of(account, health, firing),
+        alerts=sorted(firing, key=lambda a: -a.severity),
+        amounts=facts.amounts(snap),
+        last_ok=facts.age_text(snap.taken_at if snap else None, now),
+        failures=health.consecutive_failures if health else 0,
+        error=health.last_error if failing and health else None,
+        runway=_runway(store, account, snap, now),
+        spark=f"/accounts/{account.name}/spark.svg?range={query.range}",
+    )
+
+
+_INDEX: dict[int, tuple[Config, list[Account], list[str]]] = {}
+
+
+def _by_name(config: Config) -> list[Account]:
+    """The config's accounts sorted by name, and its tags: once per config (a reload makes
+    a new one; the last two are kept)."""
+    return _index(config)[1]
+
+
+def _tags(config: Config) -> list[str]:
+    return _index(config)[2]
+
+
+def _index(config: Config) -> tuple[Config, list[Account], list[str]]:
+    found = _INDEX.get(id(config))
+    if found is None or found[0] is not config:
+        accounts = sorted(config.accounts, key=lambda a: a.name)
+        tags = sorted({t for a in config.accounts for t in a.tags})
+        found = _INDEX[id(config)] = (config, accounts, tags)
+        while len(_INDEX) > 2:
+            del _INDEX[next(iter(_INDEX))]
+    return found
+
+
+def _state_wanted(state: str, wanted: str) -> bool:
+    if wanted == "firing":
+        return state in ("critical", "warning", "info")
+    return not wanted or state == wanted
+
+
+def _matches(account: Account, query: Query) -> bool:
     if query.name and query.name.lower() not in account.name.lower():
         return False
-    if query.tag and query.tag not in account.tags:
-        return False
-    if query.state == "firing":
-        return state in ("critical", "warning", "info")
-    return not query.state or state == query.state
+    return not query.tag or query.tag in account.tags
 
 
 def _runway(store: Store, account: Account, snap: Snapshot | None, now: datetime) -> str:

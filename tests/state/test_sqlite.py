@@ -840,3 +840,12 @@ def test_notifications_of_one_account_newest_first(store: Store) -> None:
     assert [n.id for n in store.notifications_of("acme")] == ["n4", "n3", "n1"]
     assert [n.id for n in store.notifications_of("acme", limit=2)] == ["n4", "n3"]
     assert store.notifications_of("nobody") == []
+
+
+def test_failures_gives_each_polled_accounts_failures_in_a_row(store: Store) -> None:
+    """0 for a good last poll, the count for a failing one; never polled: absent."""
+    store.commit_poll(poll("good"))
+    failing = Health("bad", consecutive_failures=3, last_error="timeout")
+    store.commit_poll(replace(poll("bad", snap=None), health=failing))
+
+    assert store.failures() == {"good": 0, "bad": 3}
