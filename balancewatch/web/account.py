@@ -18,7 +18,8 @@ from balancewatch.records import AlertState, Health, Notification, Silence
 from balancewatch.state import Store
 from balancewatch.units import format_amount, format_duration, parse_duration
 from balancewatch.web import facts, svg
-from balancewatch.web.overview import BadQuery, runway
+from balancewatch.web.overview import BadQuery
+from balancewatch.web.spark import runway
 
 RANGES = ("1h", "6h", "24h", "7d", "30d", "90d")
 """The ranges offered as links; any duration from 10 minutes to 400 days is accepted."""

@@ -32,6 +32,7 @@ from balancewatch.config.load import Config
 from balancewatch.state import Store
 from balancewatch.web import security
 from balancewatch.web.security import CSRF_COOKIE, CSRF_FIELD, HEADERS, SESSION_COOKIE, Signer
+from balancewatch.web.spark import Runways
 
 log = structlog.get_logger("balancewatch.web")
 
@@ -78,6 +79,7 @@ class Site:
     static: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     logins: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     """At most two scrypt checks at once: guessing cannot take the machine's CPU."""
+    runways: Runways = field(default_factory=Runways)
 
     @property
     def users(self) -> dict[str, str]:

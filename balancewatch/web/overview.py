@@ -12,29 +12,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlencode
 
 from balancewatch.config.load import Account, Config
 from balancewatch.model import Snapshot
 from balancewatch.records import AlertState
 from balancewatch.state import Store
-from balancewatch.web import facts, svg
+from balancewatch.web import facts, spark
 
-RANGES: Mapping[str, timedelta] = {
-    "24h": timedelta(hours=24),
-    "7d": timedelta(days=7),
-    "30d": timedelta(days=30),
-}
-"""The sparklines' spans."""
 PER_PAGE = 50
 REFRESH = 30
 """The pages reload themselves this often (``<meta http-equiv=refresh>``: no script)."""
 MAX_PER_PAGE = 500
 FILTER_STATES = ("firing", *facts.STATES)
-SPARK_BUCKETS = 60
-RUNWAY_BUCKETS = 72
-"""Six hours in five-minute spans: enough points for a rate, few rows to read."""
 
 
 class BadQuery(ValueError):
@@ -64,8 +55,8 @@ class Query:
         if state and state not in FILTER_STATES:
             raise BadQuery(f"state must be one of {', '.join(FILTER_STATES)}, not {state[:40]!r}")
         span = params.get("range", "24h")
-        if span not in RANGES:
-            raise BadQuery(f"range must be one of {', '.join(RANGES)}, not {span[:40]!r}")
+        if span not in spark.RANGES:
+            raise BadQuery(f"range must be one of {', '.join(spark.RANGES)}, not {span[:40]!r}")
         return cls(
             name=params.get("name", "").strip()[:100],
             tag=params.get("tag", "").strip()[:100],
@@ -153,7 +144,9 @@ class Overview:
         object.__setattr__(self, "pages", max(1, math.ceil(self.matched / self.query.per)))
 
 
-def overview(store: Store, config: Config, query: Query, now: datetime) -> Overview:
+def overview(
+    store: Store, config: Config, query: Query, now: datetime, runways: spark.Runways
+) -> Overview:
     """Run on the database thread: every read of the page, and the ordering (no sort: the
     accounts, by name once per config, are dealt into one list per state, worst first)."""
     failures = store.failures()
@@ -177,7 +170,15 @@ def overview(store: Store, config: Config, query: Query, now: datetime) -> Overv
     shown = chosen[start : start + query.per]
     snaps = store.last_snapshots([a.name for a in shown])
     rows = [
-        _row(store, account, snaps.get(account.name), firing.get(account.name, []), query, now)
+        _row(
+            store,
+            account,
+            snaps.get(account.name),
+            firing.get(account.name, []),
+            query,
+            now,
+            runways,
+        )
         for account in shown
     ]
     return Overview(
@@ -199,21 +200,23 @@ def _row(
     firing: list[AlertState],
     query: Query,
     now: datetime,
+    runways: spark.Runways,
 ) -> Row:
     health = store.health(account.name)
     failing = health is not None and health.consecutive_failures > 0
+    state = facts.state_of(account, health, firing)
     return Row(
         name=account.name,
         provider=account.provider,
         tags=account.tags,
-        state=facts.state_of(account, health, firing),
+        state=state,
         alerts=sorted(firing, key=lambda a: -a.severity),
         amounts=facts.amounts(snap),
         last_ok=facts.age_text(snap.taken_at if snap else None, now),
         failures=health.consecutive_failures if health else 0,
         error=health.last_error if failing and health else None,
-        runway=_runway(store, account, snap, now),
-        spark=f"/accounts/{account.name}/spark.svg?range={query.range}",
+        runway=runways.text(store, account, snap, now),
+        spark=spark.url(account.name, query.range, state, snap),
     )
 
 
@@ -251,35 +254,3 @@ def _matches(account: Account, query: Query) -> bool:
     if query.name and query.name.lower() not in account.name.lower():
         return False
     return not query.tag or query.tag in account.tags
-
-
-def _runway(store: Store, account: Account, snap: Snapshot | None, now: datetime) -> str:
-    main = facts.main_amount(account, snap)
-    return "" if main is None else runway(store, account, *main, now)
-
-
-def runway(store: Store, account: Account, currency: str, kind: str, now: datetime) -> str:
-    """The runway of one amount at the spend rate of the last six hours, as a phrase."""
-    buckets = store.series(
-        account.name, currency, kind, now - facts.RUNWAY_WINDOW, now, RUNWAY_BUCKETS
-    )
-    bottom = facts.floor(account, currency, kind)
-    return facts.runway_text(facts.runway(svg.points(buckets), bottom, now), bottom, currency)
-
-
-def sparkline(store: Store, account: Account, span: str, now: datetime) -> str:
-    """The sparkline of an account's main amount over one of :data:`RANGES`, coloured by
-    its state. It starts at the first poll in the span: a new account's first hour fills
-    the width instead of a sliver at its right edge."""
-    firing = [a for a in store.alert_states(account.name).values() if a.status == "firing"]
-    tone = facts.state_of(account, store.health(account.name), firing)
-    snap = store.last_snapshot(account.name)
-    main = facts.main_amount(account, snap)
-    since = now - RANGES[span]
-    if main is None:
-        return svg.sparkline([], since, now, label=f"{account.name}: no balance yet")
-    currency, kind = main
-    series = svg.points(store.series(account.name, currency, kind, since, now, SPARK_BUCKETS))
-    start = series[0][0] if series else since
-    label = f"{account.name}: {kind} {currency} over {span}"
-    return svg.sparkline(series, start, now, tone=tone, label=label)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from balancewatch.config.load import Account
-from balancewatch.web import account, overview
+from balancewatch.web import account, overview, spark
 from balancewatch.web.app import SITE, SOURCE, fail, render
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/accounts/{name}", account_page)
-    app.router.add_get("/accounts/{name}/spark.svg", spark)
+    app.router.add_get("/accounts/{name}/spark.svg", sparkline)
     app.router.add_get("/static/{file}", static)
 
 
@@ -31,7 +31,10 @@ async def index(request: web.Request) -> web.Response:
         query = overview.Query.parse(request.query)
     except overview.BadQuery as error:
         raise fail(400, str(error)) from None
-    model = await source.db(overview.overview, source.store, source.config(), query, source.clock())
+    runways = request.app[SITE].runways
+    model = await source.db(
+        overview.overview, source.store, source.config(), query, source.clock(), runways
+    )
     if query.page > model.pages:
         raise fail(404, f"There are {model.pages} page(s); page {query.page} is past the last.")
     return render(
@@ -39,7 +42,7 @@ async def index(request: web.Request) -> web.Response:
         "index.html",
         o=model,
         q=query,
-        ranges=list(overview.RANGES),
+        ranges=list(spark.RANGES),
         states=overview.FILTER_STATES,
         refresh=query.refresh,
     )
@@ -66,19 +69,22 @@ async def account_page(request: web.Request) -> web.Response:
     )
 
 
-async def spark(request: web.Request) -> web.Response:
+async def sparkline(request: web.Request) -> web.Response:
+    """``?range=24h``, and as the overview links it ``&tone=<state>&at=<latest poll>``."""
     source = request.app[SOURCE]
     item = _account(request)
-    span = request.query.get("range", "24h")
-    if span not in overview.RANGES:
-        raise fail(400, f"range must be one of {', '.join(overview.RANGES)}")
-    text = await source.db(overview.sparkline, source.store, item, span, source.clock())
-    # The page reloads every 30 s; a sparkline a few seconds old is as good.
-    return web.Response(
-        text=text,
-        content_type="image/svg+xml",
-        headers={"Cache-Control": "private, max-age=20"},
-    )
+    span, tone, at = (request.query.get(k) for k in ("range", "tone", "at"))
+    if span not in spark.RANGES:
+        raise fail(400, f"range must be one of {', '.join(spark.RANGES)}")
+    if tone is not None and tone not in spark.TONES:
+        raise fail(400, f"tone must be one of {', '.join(sorted(spark.TONES))}")
+    if at is not None and not at.isdigit():
+        raise fail(400, "at must be the latest poll's time in seconds since 1970")
+    text = await source.db(spark.sparkline, source.store, item, span, source.clock(), tone)
+    # An address with `at` shows that poll's picture for good (spark.py); without, the page
+    # reloads every 30 s and a sparkline a few seconds old is as good.
+    cache = "private, max-age=604800, immutable" if at else "private, max-age=20"
+    return web.Response(text=text, content_type="image/svg+xml", headers={"Cache-Control": cache})
 
 
 async def static(request: web.Request) -> web.Response:

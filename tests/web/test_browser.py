@@ -15,7 +15,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    sync_playwright,
+)
 
 from balancewatch.sim.server import SimServer
 from tests.daemon.test_service import Daemon, wait_until
@@ -85,11 +92,16 @@ class Watched:
         self.problems: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))
+        page.on("requestfailed", self._failed)
         page.on(
             "response",
             lambda r: r.status >= 400 and self.problems.append(f"{r.status}: {r.url}"),
         )
+
+    def _failed(self, request: Request) -> None:
+        # A load the tab itself cancelled by moving on (ERR_ABORTED) is not the page's fault.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"failed: {request.url} ({request.failure})")
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type in ("error", "warning"):
