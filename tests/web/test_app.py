@@ -9,6 +9,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from contextlib import redirect_stdout
+from datetime import timedelta
 from pathlib import Path
 
 import time_machine
@@ -220,3 +221,21 @@ def test_no_credential_of_the_config_appears_on_any_page(tmp_path: Path) -> None
             )
         ]
     assert all("canary" not in body for body in bodies)
+
+
+def test_a_sparklines_address_names_its_poll_so_the_browser_keeps_it(tmp_path: Path) -> None:
+    """The overview links shop's sparkline with its state and latest poll; that address is
+    cached for good; a bad tone or instant is refused."""
+    with serving(tmp_path) as page:
+        found = re.search(r'src="(/accounts/shop/spark.svg[^"]+)"', page.get("/").body)
+        assert found is not None
+        address = html.unescape(found.group(1))
+        kept = page.get(address)
+        bad_tone = page.get("/accounts/shop/spark.svg?range=24h&tone=purple")
+        bad_at = page.get("/accounts/shop/spark.svg?range=24h&at=yesterday")
+    last_poll = int((NOW - timedelta(minutes=1)).timestamp())
+    assert address == f"/accounts/shop/spark.svg?range=24h&tone=critical&at={last_poll}"
+    assert kept.headers["Cache-Control"] == "private, max-age=604800, immutable"
+    assert "critical" in ET.fromstring(kept.body).attrib["class"]
+    assert bad_tone.status == 400
+    assert bad_at.status == 400
