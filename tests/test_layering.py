@@ -108,6 +108,18 @@ def own_imports(path: Path) -> set[str]:
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
+def used_names(path: Path) -> set[str]:
+    """What a module takes from outside, most specific first: ``from aiohttp import web``
+    is ``aiohttp.web`` (not ``aiohttp`` too), ``import httpx`` is ``httpx``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
 def owner_of(imported: str) -> str | None:
     """The entry of :data:`OWNERS` an import falls under: the longest that matches
     (``aiohttp.web`` is web/'s, the rest of ``aiohttp`` the providers')."""
@@ -152,7 +164,7 @@ def test_each_outside_library_is_imported_by_its_owner_only(library: str) -> Non
     users = sorted(
         module_name(path)
         for path in MODULES
-        if any(owner_of(imp) == library for imp in imports(path))
+        if any(owner_of(imp) == library for imp in used_names(path))
         and not (module_name(path) == owner or module_name(path).startswith(owner + "."))
     )
     assert users == [], f"{library} belongs to {owner}, yet {users} import it"
