@@ -10,6 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from contextlib import redirect_stdout
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import time_machine
@@ -184,7 +185,7 @@ def test_the_sparkline_follows_the_watched_amount_in_the_accounts_colour(tmp_pat
     assert "critical" in root.attrib["class"]
     path = root.find("{http://www.w3.org/2000/svg}path")
     assert path is not None
-    ys = [float(p.split(",")[1]) for p in path.attrib["d"].replace("M", "").split("L")]
+    ys = [Decimal(p.split(",")[1]) for p in path.attrib["d"].replace("M", "").split("L")]
     assert ys[0] < ys[-1]  # SVG y grows downwards: the amount fell
 
 

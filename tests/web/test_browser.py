@@ -108,11 +108,11 @@ class Watched:
             self.problems.append(f"console {message.type}: {message.text}")
 
 
-def series_ys(page: Page) -> list[float]:
+def series_ys(page: Page) -> list[Decimal]:
     """The y of each vertex of the first chart's line (SVG y grows downwards)."""
     d = page.get_attribute("svg.chart path.series", "d")
     assert d, "no chart line"
-    return [float(p.split(",")[1]) for p in re.findall(r"[\d.]+,[\d.]+", d)]
+    return [Decimal(p.split(",")[1]) for p in re.findall(r"[\d.]+,[\d.]+", d)]
 
 
 def test_a_drained_balance_shows_as_a_firing_alert_and_a_falling_chart(
