@@ -1,4 +1,8 @@
-"""Text, JSON and CSV views of the store for ``status`` and ``history``. Pure formatting."""
+"""Text, JSON and CSV views of the store for ``status`` and ``history``. Pure formatting.
+
+The data itself is :mod:`balancewatch.web.data`'s, so that ``status --json`` and the page's
+``/api/v1/status`` are the same by construction.
+"""
 
 from __future__ import annotations
 
@@ -11,75 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from balancewatch.model import BALANCE_KINDS, Snapshot
-from balancewatch.records import AlertState, Health, Silence
-from balancewatch.state import Store
-from balancewatch.units import format_amount, format_duration, plain_decimal
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _dec(value: Decimal | None) -> str | None:
-    """The JSON/CSV form of an amount, the same as ``check --json`` writes."""
-    return None if value is None else plain_decimal(value)
-
-
-def status_data(store: Store, accounts: Sequence[str], now: datetime) -> dict[str, Any]:
-    """Everything ``status`` shows, as plain data (the JSON form)."""
-    rows = []
-    for name in accounts:
-        snap = store.last_snapshot(name)
-        health = store.health(name)
-        rows.append(
-            {
-                "account": name,
-                "last_ok_at": _iso(snap.taken_at if snap else None),
-                "age_seconds": int((now - snap.taken_at).total_seconds()) if snap else None,
-                "balances": _balances(snap),
-                "failures": health.consecutive_failures if health else 0,
-                "last_error": health.last_error if health and health.consecutive_failures else None,
-                "next_poll_not_before": _iso(health.not_before if health else None),
-            }
-        )
-    return {
-        "accounts": rows,
-        "firing": [_alert(a) for a in store.firing_alerts()],
-        "silences": [_silence(s) for s in store.silences(now)],
-        "outbox_depth": store.outbox_depth(),
-        "last_reload_ok": store.get_meta("last_reload_ok"),
-    }
-
-
-def _balances(snap: Snapshot | None) -> dict[str, dict[str, str | None]]:
-    if snap is None:
-        return {}
-    return {
-        cur: {kind: _dec(bal.kind(kind)) for kind in BALANCE_KINDS}
-        for cur, bal in sorted(snap.balances.items())
-    }
-
-
-def _alert(a: AlertState) -> dict[str, Any]:
-    return {
-        "account": a.account,
-        "rule": a.rule,
-        "currency": a.currency,
-        "severity": a.severity.label,
-        "since": _iso(a.started_at),
-        "summary": a.summary,
-        "notified": a.notified_severity is not None,
-    }
-
-
-def _silence(s: Silence) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "account": s.account,
-        "rule": s.rule,
-        "until": _iso(s.ends_at),
-        "reason": s.reason,
-    }
+from balancewatch.records import Health
+from balancewatch.units import format_amount, format_duration
+from balancewatch.web.data import history_rows
 
 
 def status_text(data: dict[str, Any], now: datetime) -> str:
@@ -115,19 +53,6 @@ def status_text(data: dict[str, Any], now: datetime) -> str:
     if data["last_reload_ok"] == "0":
         lines.append("LAST RELOAD FAILED: the daemon runs the previous config (see the log)")
     return "\n".join(lines)
-
-
-def history_rows(snapshots: Sequence[Snapshot]) -> list[dict[str, str | None]]:
-    """One row per (poll, currency), amounts as exact decimal strings."""
-    return [
-        {
-            "taken_at": snap.taken_at.isoformat(),
-            "currency": cur,
-            **{kind: _dec(bal.kind(kind)) for kind in BALANCE_KINDS},
-        }
-        for snap in snapshots
-        for cur, bal in sorted(snap.balances.items())
-    ]
 
 
 def history_csv(snapshots: Sequence[Snapshot]) -> str:
