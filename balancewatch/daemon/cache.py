@@ -2,8 +2,9 @@
 
 The daemon is the only writer of these rows, so it loads them once per account (first
 poll) and then keeps them in step with what it commits, instead of reading the database
-on every poll. Silences are written by the CLI from another process, so they are re-read,
-at most every :data:`SILENCE_REFRESH`.
+on every poll. Silences and acknowledgements are written by others (the CLI, the page,
+another daemon), so they are re-read, at most every :data:`SILENCE_REFRESH`; an
+acknowledgement made on this daemon's own page is taken at once (:meth:`take_ack`).
 
 History is the big part (an hour of polls for an account with ``change … within: 1h``),
 so it is kept as the rules read it (:class:`History`): the poll times, and only the
@@ -27,7 +28,7 @@ from typing import Any
 
 from balancewatch.model import KIND_ALIASES, Balance, Severity, Snapshot
 from balancewatch.poll.decide import AccountPlan
-from balancewatch.records import AlertState, Health, PollRecord, Silence
+from balancewatch.records import Acknowledgement, AlertState, Health, PollRecord, Silence
 from balancewatch.rules.specs import HeldIncreaseRule
 from balancewatch.state import Store
 
@@ -168,6 +169,7 @@ class AccountCache:
         self._firing: Counter[Severity] = Counter()
         self._silences: list[Silence] = []
         self._silences_at: datetime | None = None
+        self._acks: dict[tuple[str, str], Acknowledgement] = {}
         self._needs: dict[Needs, Needs] = {}
 
     async def ensure(
@@ -236,8 +238,27 @@ class AccountCache:
     async def silences(self, store: Store, db: DbCall, now: datetime) -> list[Silence]:
         if self._silences_at is None or now - self._silences_at >= SILENCE_REFRESH:
             self._silences = await db(store.silences, now)
+            acks = await db(store.acknowledgements)
+            self._acks = {(a.account, a.alert_key): a for a in acks}
             self._silences_at = now
         return self._silences
+
+    def take_ack(self, ack: Acknowledgement) -> None:
+        """An acknowledgement just stored: in force from the next poll, not the next refresh."""
+        self._acks[ack.account, ack.alert_key] = ack
+
+    def acked(self, state: AlertState) -> bool:
+        """Whether an acknowledgement quiets this alert's reminders (``alerts.advance``)."""
+        ack = self._acks.get((state.account, state.key))
+        return ack is not None and ack.holds(state)
+
+    def holding_acks(self) -> list[Acknowledgement]:
+        """The acknowledgements in force on the alerts this daemon polls (for metrics)."""
+        return [
+            ack
+            for (account, key), ack in self._acks.items()
+            if (state := self.states.get(account, {}).get(key)) is not None and ack.holds(state)
+        ]
 
     def _count(self, states: Iterable[AlertState], sign: int) -> None:
         for state in states:

@@ -35,7 +35,9 @@ async def start_page(daemon: Daemon) -> bool:
         metrics=metrics.render,
         metrics_type=metrics.content_type,
         clock=daemon.clock,
+        acknowledged=daemon.cache.take_ack,
     )
+    metrics.acknowledged = daemon.cache.holding_acks
     server = WebServer(source, http)
     try:
         bound = await server.start()

@@ -29,6 +29,7 @@ from aiohttp import web
 from balancewatch import __version__
 from balancewatch.config.http import HttpSettings
 from balancewatch.config.load import Config
+from balancewatch.records import Acknowledgement
 from balancewatch.state import Store
 from balancewatch.web import security
 from balancewatch.web.security import CSRF_COOKIE, CSRF_FIELD, HEADERS, SESSION_COOKIE, Signer
@@ -67,6 +68,8 @@ class Source:
     metrics: Callable[[], bytes] | None = None
     metrics_type: str = "text/plain; version=0.0.4; charset=utf-8"
     clock: Callable[[], datetime] = utcnow
+    acknowledged: Callable[[Acknowledgement], None] = lambda ack: None
+    """Told of an acknowledgement just stored (the daemon applies it from its next poll)."""
 
 
 @dataclass

@@ -17,7 +17,7 @@ from balancewatch.config.load import parse_config
 from balancewatch.daemon.cache import AccountCache
 from balancewatch.model import Balance, Severity, Snapshot, TransientError
 from balancewatch.poll.decide import AccountPlan, decide, make_plan, recent_history
-from balancewatch.records import AlertState, Health, PollRecord
+from balancewatch.records import Acknowledgement, AlertState, Health, PollRecord
 from balancewatch.rules.specs import HeldIncreaseRule
 from balancewatch.state.sqlite import SqliteStore
 
@@ -280,3 +280,45 @@ def test_the_cache_keeps_only_the_amounts_the_rules_read() -> None:
         {"DZD": Balance(available=Decimal("6000.00")), "USD": Balance(available=Decimal(3))}
     ] * 5
     assert all(s.balances is history[0].balances for s in history)
+
+
+# ---------------------------------------------------------------- acknowledgements
+
+
+def test_an_acknowledgement_from_another_process_stops_reminders_from_the_next_refresh(
+    store: SqliteStore,
+) -> None:
+    """Stored by someone else, an acknowledgement is read with the silences (at most every
+    SILENCE_REFRESH); from then on the account's reminders stop. One taken from this
+    daemon's own page (``take_ack``) applies at once."""
+    p = plan("    repeat: 1m")
+    cache = AccountCache()
+    states: dict[str, AlertState] = {}
+
+    def poll_at(minute: int) -> list[str]:
+        now = snap(minute, 4000).taken_at
+        asyncio.run(cache.ensure("shop", p, store, direct, now))
+        asyncio.run(cache.silences(store, direct, now))
+        record, _ = decide(
+            p, snap(minute, 4000), previous_health=None, history=[], states=states,
+            now=now, poll_id=str(minute), acked=cache.acked,
+        )  # fmt: skip
+        store.commit_poll(record)
+        cache.remember(record)
+        states.update({s.key: s for s in record.alerts})
+        return [n.kind for n in record.notifications]
+
+    assert poll_at(0) == ["firing"]
+    firing = states["threshold:DZD"]
+    assert firing.started_at is not None
+    ack = Acknowledgement("shop", firing.key, firing.started_at, firing.severity, T0, "ana")
+    store.acknowledge(ack)
+    assert cache.holding_acks() == []  # not read yet: refreshed at minute 0 already
+    assert poll_at(1) == []  # read at this poll's refresh (a minute after the last)
+    assert cache.holding_acks() == [ack]
+    assert [poll_at(m) for m in range(2, 10)] == [[]] * 8
+
+    fresh = AccountCache()
+    assert not fresh.acked(states["threshold:DZD"])
+    fresh.take_ack(ack)
+    assert fresh.acked(states["threshold:DZD"])
