@@ -121,7 +121,7 @@ def _static() -> dict[str, tuple[bytes, str]]:
 
 
 def make_app(source: Source, settings: HttpSettings) -> web.Application:
-    from balancewatch.web import api, pages
+    from balancewatch.web import acks, api, pages, silences
     from balancewatch.web import login as signin
 
     secret = settings.secret.get_secret_value() if settings.secret else None
@@ -131,6 +131,8 @@ def make_app(source: Source, settings: HttpSettings) -> web.Application:
     pages.add_routes(app)
     api.add_routes(app)
     signin.add_routes(app)
+    acks.add_routes(app)
+    silences.add_routes(app)
     return app
 
 

@@ -17,9 +17,10 @@ from urllib.parse import urlencode
 
 from balancewatch.config.load import Account, Config
 from balancewatch.model import Snapshot
-from balancewatch.records import AlertState
+from balancewatch.records import Acknowledgement, AlertState
 from balancewatch.state import Store
 from balancewatch.web import facts, spark
+from balancewatch.web.data import held_acks
 
 PER_PAGE = 50
 REFRESH = 30
@@ -119,6 +120,8 @@ class Row:
     tags: tuple[str, ...]
     state: str
     alerts: list[AlertState]
+    acks: dict[str, Acknowledgement]
+    """Acknowledgements holding for its alerts, by alert key."""
     amounts: list[facts.Amount]
     last_ok: str
     failures: int
@@ -169,12 +172,14 @@ def overview(
     start = (query.page - 1) * query.per
     shown = chosen[start : start + query.per]
     snaps = store.last_snapshots([a.name for a in shown])
+    acks = store.acknowledgements() if firing else []
     rows = [
         _row(
             store,
             account,
             snaps.get(account.name),
             firing.get(account.name, []),
+            acks,
             query,
             now,
             runways,
@@ -198,6 +203,7 @@ def _row(
     account: Account,
     snap: Snapshot | None,
     firing: list[AlertState],
+    acks: list[Acknowledgement],
     query: Query,
     now: datetime,
     runways: spark.Runways,
@@ -211,6 +217,7 @@ def _row(
         tags=account.tags,
         state=state,
         alerts=sorted(firing, key=lambda a: -a.severity),
+        acks={key: ack for (_, key), ack in held_acks(acks, firing).items()} if firing else {},
         amounts=facts.amounts(snap),
         last_ok=facts.age_text(snap.taken_at if snap else None, now),
         failures=health.consecutive_failures if health else 0,
