@@ -170,6 +170,7 @@ class AccountCache:
         self._silences: list[Silence] = []
         self._silences_at: datetime | None = None
         self._acks: dict[tuple[str, str], Acknowledgement] = {}
+        self._taken: dict[tuple[str, str], Acknowledgement] = {}
         self._needs: dict[Needs, Needs] = {}
 
     async def ensure(
@@ -239,13 +240,32 @@ class AccountCache:
         if self._silences_at is None or now - self._silences_at >= SILENCE_REFRESH:
             self._silences = await db(store.silences, now)
             acks = await db(store.acknowledgements)
-            self._acks = {(a.account, a.alert_key): a for a in acks}
+            self._acks = self._with_taken({(a.account, a.alert_key): a for a in acks})
             self._silences_at = now
         return self._silences
 
     def take_ack(self, ack: Acknowledgement) -> None:
-        """An acknowledgement just stored: in force from the next poll, not the next refresh."""
+        """An acknowledgement being stored by this daemon's page: in force from now on.
+
+        Taken before it is written, so that no poll deciding meanwhile sends a reminder
+        (which would end it); kept over refreshes that read the store before the write.
+        """
+        self._taken[ack.account, ack.alert_key] = ack
         self._acks[ack.account, ack.alert_key] = ack
+
+    def _with_taken(
+        self, stored: dict[tuple[str, str], Acknowledgement]
+    ) -> dict[tuple[str, str], Acknowledgement]:
+        for key, mine in list(self._taken.items()):
+            found = stored.get(key)
+            if found is not None and (found.episode, found.acked_at) >= (
+                mine.episode,
+                mine.acked_at,
+            ):
+                del self._taken[key]  # the store has it now
+            else:
+                stored[key] = mine
+        return stored
 
     def acked(self, state: AlertState) -> bool:
         """Whether an acknowledgement quiets this alert's reminders (``alerts.advance``)."""

@@ -3,9 +3,9 @@
 The link is the credential (:mod:`balancewatch.acklinks`): whoever received the
 notification may acknowledge that alert's episode, no sign-in needed. A GET only shows
 what would be acknowledged, with a button: mail scanners and link previews open links, and
-must not act. The POST (CSRF-checked like every POST) stores the acknowledgement, tells
-the daemon (it applies from the next poll), and sends the browser back to the GET, which
-then says who acknowledged it and when.
+must not act. The POST (CSRF-checked like every POST) tells the daemon (it applies from
+its next poll) and stores the acknowledgement, then sends the browser back to the GET,
+which says who acknowledged it and when.
 
 A forged or changed link is a 403, an expired one a 410; an alert that has resolved or
 started a new episode since is a 409 on the POST. None of them changes anything.
@@ -112,7 +112,8 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
             source.clock(),
             name,
         )
-        await source.db(source.store.acknowledge, ack)
+        # The daemon first: a poll deciding while this is written must not send a reminder.
         source.acknowledged(ack)
+        await source.db(source.store.acknowledge, ack)
         log.info("alert_acknowledged", account=ack.account, alert=ack.alert_key, by=name)
     raise web.HTTPSeeOther(request.path)

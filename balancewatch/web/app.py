@@ -69,7 +69,8 @@ class Source:
     metrics_type: str = "text/plain; version=0.0.4; charset=utf-8"
     clock: Callable[[], datetime] = utcnow
     acknowledged: Callable[[Acknowledgement], None] = lambda ack: None
-    """Told of an acknowledgement just stored (the daemon applies it from its next poll)."""
+    """Told of an acknowledgement about to be stored (the daemon applies it from its next
+    poll; another process reads it from the store)."""
 
 
 @dataclass

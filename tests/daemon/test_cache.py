@@ -322,3 +322,23 @@ def test_an_acknowledgement_from_another_process_stops_reminders_from_the_next_r
     assert not fresh.acked(states["threshold:DZD"])
     fresh.take_ack(ack)
     assert fresh.acked(states["threshold:DZD"])
+
+
+def test_an_acknowledgement_taken_from_the_page_survives_a_refresh_that_missed_it(
+    store: SqliteStore,
+) -> None:
+    """The page hands it over before writing it: a refresh reading the store in between
+    (without it) does not drop it, nor does one after it is stored."""
+    state = AlertState(
+        "shop", "threshold:DZD", "threshold", "threshold", "DZD", "state", "firing",
+        Severity.CRITICAL, "low", started_at=T0, last_notified_at=T0,
+    )  # fmt: skip
+    ack = Acknowledgement("shop", state.key, T0, Severity.CRITICAL, T0 + timedelta(minutes=1))
+    cache = AccountCache()
+    cache.take_ack(ack)
+    asyncio.run(cache.silences(store, direct, T0))
+    assert cache.acked(state)
+    store.acknowledge(ack)
+    asyncio.run(cache.silences(store, direct, T0 + timedelta(minutes=5)))
+    assert cache.acked(state)
+    assert not cache.acked(replace(state, started_at=T0 + timedelta(minutes=2)))
