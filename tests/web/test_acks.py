@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from balancewatch.acklinks import AckClaim, AckSigner
+from balancewatch.config.load import parse_config
 from balancewatch.model import Severity
 from balancewatch.passwords import hash_password
 from balancewatch.records import Acknowledgement
@@ -225,3 +226,19 @@ def test_no_credential_or_signing_secret_appears_on_the_new_pages(browser: Brows
         assert "canary" not in body
         assert SECRET not in body
         assert OLD not in body
+
+
+def test_a_reload_rotates_the_keys_the_links_are_checked_with(tmp_path: Path) -> None:
+    """The page verifies with the config in force: after a reload that makes NEW the
+    secret and keeps OLD as previous, both verify; once OLD is dropped, its links are 403."""
+    new = "n" * 40
+    with serving(tmp_path, CONFIG + HTTP) as page:
+        rotated = HTTP.replace(SECRET, new).replace(f"[{OLD}]", f"[{SECRET}]")
+        page.config = parse_config(CONFIG + rotated)
+        assert page.get(ack_path(secret=new)).status == 200
+        assert page.get(ack_path(secret=SECRET)).status == 200
+        page.config = parse_config(
+            CONFIG + rotated.replace(f"  previous_secrets: [{SECRET}]\n", "")
+        )
+        assert page.get(ack_path(secret=SECRET)).status == 403
+        assert page.get(ack_path(secret=new)).status == 200
