@@ -6,13 +6,13 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from balancewatch.model import BALANCE_KINDS, Snapshot
 from balancewatch.records import AlertState, Health, Silence
-from balancewatch.state import Store
+from balancewatch.state import Cluster, Store
 from balancewatch.units import format_amount, format_duration, plain_decimal
 
 
@@ -48,7 +48,55 @@ def status_data(store: Store, accounts: Sequence[str], now: datetime) -> dict[st
         "silences": [_silence(s) for s in store.silences(now)],
         "outbox_depth": store.outbox_depth(),
         "last_reload_ok": store.get_meta("last_reload_ok"),
+        **daemons_data(store.cluster()),
     }
+
+
+SILENT_AFTER = 30
+"""Seconds without a heartbeat after which ``status`` calls a daemon silent (a live one
+beats every 1-5 s)."""
+SHOWN_HELD = 8
+
+
+def daemons_data(cluster: Cluster) -> dict[str, Any]:
+    """The daemons sharing the state, what each holds, and whether their configs agree."""
+    daemons = []
+    for member in cluster.members:
+        age = (cluster.now - member.last_heartbeat).total_seconds()
+        daemons.append(
+            {
+                "id": member.id,
+                "host": member.host,
+                "pid": member.pid,
+                "config_hash": member.config_hash,
+                "started_at": _iso(member.started_at),
+                "last_heartbeat": _iso(member.last_heartbeat),
+                "heartbeat_age_seconds": round(max(age, 0.0), 1),
+                "silent": age > SILENT_AFTER,
+                "holds": cluster.held_by(member.id),
+            }
+        )
+    live = {d["config_hash"] for d in daemons if not d["silent"]}
+    return {"daemons": daemons, "config_mismatch": len(live) > 1}
+
+
+def daemons_text(data: dict[str, Any]) -> list[str]:
+    lines = ["DAEMONS" if data["daemons"] else "DAEMONS: none running"]
+    for d in data["daemons"]:
+        age = format_duration(timedelta(seconds=round(d["heartbeat_age_seconds"])))
+        seen = f"silent for {age}" if d["silent"] else f"heartbeat {age} ago"
+        held = d["holds"]
+        names = ", ".join(held[:SHOWN_HELD]) + (", ..." if len(held) > SHOWN_HELD else "")
+        lines.append(
+            f"  {d['host']}:{d['pid']}: {seen}, config {d['config_hash']}, "
+            f"holds {len(held)} account(s){': ' + names if held else ''}"
+        )
+    if data["config_mismatch"]:
+        lines.append(
+            "CONFIG MISMATCH: the running daemons have different configs; each shares the "
+            "accounts only with those running its own (reload them all)"
+        )
+    return lines
 
 
 def _balances(snap: Snapshot | None) -> dict[str, dict[str, str | None]]:
@@ -112,6 +160,7 @@ def status_text(data: dict[str, Any], now: datetime) -> str:
         rule = f" rule {s['rule']}" if s["rule"] else " all rules"
         lines.append(f"  #{s['id']} {s['account']}{rule} until {s['until']}: {s['reason']}")
     lines.append(f"OUTBOX: {data['outbox_depth']} delivery(ies) waiting")
+    lines += daemons_text(data)
     if data["last_reload_ok"] == "0":
         lines.append("LAST RELOAD FAILED: the daemon runs the previous config (see the log)")
     return "\n".join(lines)
