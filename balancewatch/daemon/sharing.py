@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Coroutine, Iterable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from balancewatch.daemon.claims import Leases
@@ -38,6 +39,7 @@ from balancewatch.daemon.cluster import (
 from balancewatch.daemon.logs import get_logger
 from balancewatch.model import StateError
 from balancewatch.providers import Client
+from balancewatch.records import Health
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -123,6 +125,15 @@ class Sharing:
         if claim.taken_from_another(self.owner):
             self.d.cache.forget(name)  # polled elsewhere meanwhile: read it all again
         return claim.token
+
+    def polled_lately(self, plan: Any, health: Health | None, now: datetime) -> bool:
+        """Whether this run would poll the account again within half an interval of its
+        last poll (less the jitter): a quick first run after a start, when another daemon
+        (or this one's predecessor) has just polled it. The next slot is due as usual."""
+        if health is None or health.last_poll_at is None:
+            return False
+        interval, _, jitter = timing(plan)
+        return (now - health.last_poll_at).total_seconds() < interval / 2 - jitter
 
     def committed(self, name: str) -> None:
         """After a poll's record is written: hand the account over if it is now another
