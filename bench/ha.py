@@ -154,7 +154,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     url = cluster.new_database()
     lines = [
         f"state: {{url: {url}}}",
-        f"defaults: {{interval: {args.interval:g}s, timeout: 2s, jitter: 0s, repeat: 1h}}",
+        f"defaults: {{interval: {args.interval:g}s, timeout: {args.interval / 2:g}s, jitter: 0s,"
+        " repeat: 1h}",
         "notify: {timeout: 5s}",
         f'notifiers: {{bench: "{receiver.url}"}}',
         "accounts:",
@@ -214,12 +215,16 @@ def soak_figures(
     start: float,
 ) -> dict[str, Any]:
     doubles = 0
+    detail: list[list[Any]] = []
     polls = 0
     waits = []
     for name in names:
         times = sim.request_times(f"{name}-key-0123456789")
         polls += len(times)
-        doubles += sum(1 for a, b in itertools.pairwise(times) if b - a < args.interval / 2)
+        for a, b in itertools.pairwise(times):
+            if b - a < args.interval / 2:
+                doubles += 1
+                detail.append([name, round(a - start, 2), round(b - a, 3)])
         for killed in kills:
             after = [t for t in times if t > killed]
             before = [t for t in times if t <= killed]
@@ -235,6 +240,8 @@ def soak_figures(
         "kills": len(kills),
         "polls": polls,
         "polls_done_twice": doubles,
+        "twice": detail[:20],
+        "kills_at_s": [round(k - start, 2) for k in kills],
         "longest_gap_between_polls_s": round(max(waits, default=0.0), 1),
         "lease_s": 2 * args.interval + 10,
         "crossings": changes,
