@@ -6,6 +6,7 @@ daemon on SQLite, on the same simulator and config (``bench.simhost``, 1-minute 
 
     .venv/bin/python -m bench.ha cpu --accounts 10000 --daemons 2 --minutes 1
     .venv/bin/python -m bench.ha cpu --accounts 10000 --sqlite --minutes 1
+    .venv/bin/python -m bench.ha cpu --accounts 10000 --daemons 2 --what-if claim-every-poll
 
 counts the CPU of the daemons and of every process of the throwaway PostgreSQL server
 (``tests/pgcluster.py``: the postmaster and its children, from ``/proc``), the polls (the
@@ -83,7 +84,8 @@ def start_daemons(config: Path, count: int, tmp: Path, env: dict[str, str]) -> l
         with (tmp / f"daemon-{index}.log").open("ab") as log:
             daemons.append(
                 subprocess.Popen(
-                    [PYTHON, "-m", "balancewatch", "run", "-c", str(config)],
+                    # through bench.unlimited: 10,000 accounts exceed the YAML value limit
+                    [PYTHON, "-m", "bench.unlimited", "run", "-c", str(config)],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
@@ -96,6 +98,8 @@ def start_daemons(config: Path, count: int, tmp: Path, env: dict[str, str]) -> l
 def cpu(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-ha-"))
     env = clean_env()
+    if args.what_if:
+        env["BENCH_WHATIF"] = args.what_if
     sim = SimHost(args.accounts, tmp / "accounts.json", env)
     receiver = Receiver().start()
     cluster = None if args.sqlite else start_cluster()
@@ -132,6 +136,7 @@ def cpu(args: argparse.Namespace) -> dict[str, Any]:
             cluster.destroy()
     return {
         "backend": "sqlite" if args.sqlite else "postgresql",
+        "what_if": args.what_if,
         "accounts": args.accounts,
         "daemons": len(daemons),
         "window_s": round(seconds, 1),
@@ -259,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=1.0)
     parser.add_argument("--interval", type=float, default=60.0)
     parser.add_argument("--sqlite", action="store_true", help="one daemon on SQLite instead")
+    parser.add_argument("--what-if", help="bench.whatif experiments patched into the daemons")
     args = parser.parse_args(argv)
     figures = cpu(args) if args.mode == "cpu" else soak(args)
     print(json.dumps(figures, indent=2))
