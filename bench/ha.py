@@ -44,7 +44,7 @@ from typing import Any
 import psycopg
 
 from balancewatch.sim.server import SimServer
-from bench import proc
+from bench import phases, proc
 from bench.phases import PYTHON, SimHost, clean_env, stop
 from bench.receiver import Receiver
 from bench.workload import daemon_config
@@ -127,6 +127,9 @@ def cpu(args: argparse.Namespace) -> dict[str, Any]:
         db = (postgres_cpu(cluster) - db0) if cluster else 0.0
         tx = (transactions(url) - tx0) if url else 0
         polls, seconds = sim.command(op="stats")["requests"] - req0, time.monotonic() - t0
+        profile = None
+        if args.profile:  # after the window: py-spy pauses the daemon for each sample
+            profile = phases._profile(daemons[0].pid, args.profile, tmp / "profile.raw")
     finally:
         for daemon in daemons:
             stop(daemon)
@@ -145,6 +148,7 @@ def cpu(args: argparse.Namespace) -> dict[str, Any]:
         "postgres_cpu_ms_per_poll": round(1000 * db / polls, 3),
         "total_cpu_ms_per_poll": round(1000 * (sum(used) + db) / polls, 3),
         "transactions_per_poll": round(tx / polls, 3) if url else None,
+        "profile_of_the_first_daemon": profile,
     }
 
 
@@ -264,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=1.0)
     parser.add_argument("--interval", type=float, default=60.0)
     parser.add_argument("--sqlite", action="store_true", help="one daemon on SQLite instead")
+    parser.add_argument("--profile", type=float, default=0, help="py-spy seconds after it")
     parser.add_argument("--what-if", help="bench.whatif experiments patched into the daemons")
     args = parser.parse_args(argv)
     figures = cpu(args) if args.mode == "cpu" else soak(args)

@@ -296,7 +296,7 @@ class Daemon:
             log.error("poll_not_recorded", account=name, error=str(error))
             self.sharing.not_recorded(name, error)
             return
-        self.sharing.committed(name)
+        self.sharing.committed(plan)
         self.cache.remember(record)
         self._observe(plan, outcome, ms, len(record.notifications), late_ms)
         if record.notifications:

@@ -99,6 +99,7 @@ class Sharing:
         self._lost_at: float | None = None
         self._mismatch: tuple[str, ...] = ()
         self._overdue_at = 0.0
+        self._period: float | None = None
 
     # ------------------------------------------------------------ at each tick
 
@@ -110,13 +111,9 @@ class Sharing:
             return None
         if not self.membership.mine(name) and not self.leases.holds(name):
             return None
-        interval, timeout, jitter = timing(plan)
-        effective = getattr(plan, "effective", plan)
-        lease = self.d.config.state.account_lease(effective.interval, effective.timeout)
-        # The lease must cover this poll's commit, and last until the next tick renews it.
-        cover = max(timeout + 1.0, interval + jitter)
+        lease, cover = self._lease(plan)
         try:
-            claim = await self.leases.acquire(name, lease.total_seconds(), cover)
+            claim = await self.leases.acquire(name, lease, cover)
         except StateError as error:
             self.unavailable(error)
             return None
@@ -135,12 +132,24 @@ class Sharing:
         interval, _, jitter = timing(plan)
         return (now - health.last_poll_at).total_seconds() < interval / 2 - jitter
 
-    def committed(self, name: str) -> None:
+    def _lease(self, plan: Any) -> tuple[float, float]:
+        """(the lease to claim, what is left of it that a poll needs) in seconds: the
+        poll's own commit, and the time until the next tick, which renews it if need be."""
+        effective = getattr(plan, "effective", plan)
+        lease = self.d.config.state.account_lease(effective.interval, effective.timeout)
+        interval, timeout, jitter = timing(plan)
+        return lease.total_seconds(), max(timeout + 1.0, interval + jitter)
+
+    def committed(self, plan: Any) -> None:
         """After a poll's record is written: hand the account over if it is now another
-        live daemon's (it claims it at the next slot, so none is missed)."""
+        live daemon's (it claims it at the next slot, so none is missed), else renew its
+        lease in the background if it would not cover the next poll."""
         self.available()
-        if not self.membership.mine(name):
-            self.leases.release_later(name)
+        if not self.membership.mine(plan.name):
+            self.leases.release_later(plan.name)
+            return
+        lease, cover = self._lease(plan)
+        self.leases.renew_soon(plan.name, lease, cover + timing(plan)[0])
 
     def lost(self, name: str) -> None:
         """A record refused by the fence: another daemon holds the account now."""
@@ -196,12 +205,15 @@ class Sharing:
     def reconfigure(self, config: Config, plans: Iterable[Any]) -> None:
         """A reload: the new config's hash (others see it at the next heartbeat)."""
         self.membership.config_hash = plans_hash(config, plans)
+        self._period = None
 
     def period(self) -> float:
-        shortest = min(
-            (getattr(p, "effective", p).interval for p in self.d.plans.values()), default=None
-        )
-        return heartbeat_period(shortest)
+        """Seconds between heartbeats, from the plans (again after each reload)."""
+        if self._period is None:
+            plans = self.d.plans.values()
+            shortest = min((getattr(p, "effective", p).interval for p in plans), default=None)
+            self._period = heartbeat_period(shortest)
+        return self._period
 
     async def join(self) -> None:
         """The first heartbeat, before the first tick; end dead predecessors' leases."""

@@ -119,33 +119,65 @@ def leases_on(store: SqliteStore, owner: str, clock: Clock) -> tuple[Leases, lis
     def spawn(coro: Coroutine[Any, Any, None]) -> None:
         asyncio.get_running_loop().create_task(coro)
 
-    return Leases(owner, claim, release, spawn, window=0.01, clock=clock), calls
+    leases = Leases(owner, claim, release, spawn, window=0.01, renew_window=0.05, clock=clock)
+    return leases, calls
 
 
 def test_claims_of_one_moment_go_in_one_round_trip_and_a_kept_lease_needs_none(
     tmp_path: Path,
 ) -> None:
     """Fifty polls starting together make one claim call; their next polls, while the
-    lease still covers them, make none; near its end it is renewed with the same batch."""
+    lease still covers them, make none; near its end it is claimed again, in one batch."""
     store = SqliteStore.open(tmp_path / "state.db", now=T0)
     clock = Clock()
-    leases, calls = leases_on(store, "d1", clock)
     names = NAMES[:50]
 
-    async def tick(cover: float) -> list[Claim | None]:
-        return list(await asyncio.gather(*(leases.acquire(n, 14.0, cover) for n in names)))
+    async def run() -> tuple[list[int], list[list[Claim | None]]]:
+        leases, calls = leases_on(store, "d1", clock)
 
-    first = asyncio.run(tick(cover=2.0))
-    assert calls == [50]
-    assert all(c is not None and c.previous_owner is None for c in first)
-    clock.now += 2.0
-    kept = asyncio.run(tick(cover=2.0))
-    assert calls == [50], "no round trip while the lease covers the poll"
-    assert [c.token for c in kept if c] == [c.token for c in first if c]
-    clock.now += 9.0
-    renewed = asyncio.run(tick(cover=2.0))
+        async def tick() -> list[Claim | None]:
+            return list(await asyncio.gather(*(leases.acquire(n, 14.0, 2.0) for n in names)))
+
+        first = await tick()
+        clock.now += 2.0
+        kept = await tick()
+        assert calls == [50], "no round trip while the lease covers the poll"
+        clock.now += 9.0
+        renewed = await tick()
+        return calls, [first, kept, renewed]
+
+    calls, (first, kept, renewed) = asyncio.run(run())
     assert calls == [50, 50]
+    assert all(c is not None and c.previous_owner is None for c in first)
+    assert [c.token for c in kept if c] == [c.token for c in first if c]
     assert all(c is not None and not c.taken_from_another("d1") for c in renewed)
+    assert all(a and b and b.token > a.token for a, b in zip(first, renewed, strict=True))
+    store.close()
+
+
+def test_a_lease_is_renewed_after_a_poll_and_the_next_poll_waits_for_a_renewal_under_way(
+    tmp_path: Path,
+) -> None:
+    """After a poll is written, a lease that would not cover the next one is renewed in
+    the background, many at once; a poll starting meanwhile gets the renewed token,
+    never the old one (the renewal bumps it, and would refuse that poll's record)."""
+    store = SqliteStore.open(tmp_path / "state.db", now=T0)
+    clock = Clock()
+    names = NAMES[:20]
+
+    async def run() -> tuple[list[int], list[Claim | None], list[Claim | None]]:
+        leases, calls = leases_on(store, "d1", clock)
+        first = list(await asyncio.gather(*(leases.acquire(n, 14.0, 2.0) for n in names)))
+        clock.now += 6.0  # 8 s left: not enough for a poll due in 4 s plus 2 s more
+        for name in names:
+            leases.renew_soon(name, 14.0, cover=7.0)
+        during = list(await asyncio.gather(*(leases.acquire(n, 14.0, 2.0) for n in names)))
+        return calls, first, during
+
+    calls, first, during = asyncio.run(run())
+    assert calls == [20, 20], "the renewals in one batch, the polls waiting for it"
+    assert all(a and b and b.token == a.token + 1 for a, b in zip(first, during, strict=True))
+    assert store.claim_accounts("d1", [(names[0], 14.0)])[names[0]].token == first[0].token + 2
     store.close()
 
 
