@@ -256,8 +256,6 @@ class Daemon:
         if not may_poll(plan, self.cache.health.get(name), now):
             log.debug("poll_skipped", account=name, reason="backoff")
             return
-        if self.sharing.polled_lately(plan, self.cache.health.get(name), now):
-            return  # a first run right after another daemon's poll of the slot
         started = time.monotonic()
         async with self._global, self._host_limit(plan):
             outcome = await poll(plan, self._client, now)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Coroutine, Iterable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from balancewatch.daemon.claims import Leases
@@ -39,7 +38,6 @@ from balancewatch.daemon.cluster import (
 from balancewatch.daemon.logs import get_logger
 from balancewatch.model import StateError
 from balancewatch.providers import Client
-from balancewatch.records import Health
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,6 +98,7 @@ class Sharing:
         self._mismatch: tuple[str, ...] = ()
         self._overdue_at = 0.0
         self._period: float | None = None
+        self._first_runs_skipped: set[str] = set()
 
     # ------------------------------------------------------------ at each tick
 
@@ -108,6 +107,9 @@ class Sharing:
         (another holds it, or should), or the state does not answer."""
         name: str = plan.name
         if self.down_since is not None:
+            return None
+        if self._first_runs_skipped and name in self._first_runs_skipped:
+            self._first_runs_skipped.discard(name)
             return None
         if not self.membership.mine(name) and not self.leases.holds(name):
             return None
@@ -122,15 +124,6 @@ class Sharing:
         if claim.taken_from_another(self.owner):
             self.d.cache.forget(name)  # polled elsewhere meanwhile: read it all again
         return claim.token
-
-    def polled_lately(self, plan: Any, health: Health | None, now: datetime) -> bool:
-        """Whether this run would poll the account again within half an interval of its
-        last poll (less the jitter): a quick first run after a start, when another daemon
-        (or this one's predecessor) has just polled it. The next slot is due as usual."""
-        if health is None or health.last_poll_at is None:
-            return False
-        interval, _, jitter = timing(plan)
-        return (now - health.last_poll_at).total_seconds() < interval / 2 - jitter
 
     def _lease(self, plan: Any) -> tuple[float, float]:
         """(the lease to claim, what is left of it that a poll needs) in seconds: the
@@ -216,12 +209,23 @@ class Sharing:
         return self._period
 
     async def join(self) -> None:
-        """The first heartbeat, before the first tick; end dead predecessors' leases."""
+        """The first heartbeat, once the plans are made and before the first tick; end
+        dead predecessors' leases.
+
+        Joining daemons that are running, or taking over from a predecessor that died, the
+        quick first runs are skipped: each account is next polled in its slot, by whoever
+        holds it. A dead predecessor may have been polling an account when it died (a
+        request made, its result never written), and an immediate first run would ask that
+        provider a second time in the same slot."""
+        self.membership.config_hash = plans_hash(self.d.config, self.d.plans.values())
         await self.beat()
+        others = [m.id for m in self.membership.members if m.id != self.owner]
         for old in self.membership.predecessors():
             ended = await self.d.db(self.d.store.release_accounts, old)
             await self.d.db(self.d.store.leave, old)
             log.info("predecessor_released", daemon=old, accounts=ended)
+        if others:
+            self._first_runs_skipped = set(self.d.plans)
         log.info("joined", daemon=self.owner, daemons=len(self.membership.live))
 
     async def beat(self) -> None:
