@@ -117,7 +117,9 @@ def cpu(args: argparse.Namespace) -> dict[str, Any]:
     config.write_text(text)
     daemons = start_daemons(config, 1 if args.sqlite else args.daemons, tmp, env)
     try:
-        time.sleep(args.interval + 30)  # first runs spread over an interval; shares settle
+        # First runs are spread over an interval; a daemon that joins running ones (the
+        # second, here) takes its share over at the slots after that: two more intervals.
+        time.sleep((3 if len(daemons) > 1 else 1) * args.interval + 30)
         begin = [proc.cpu_seconds(d.pid) for d in daemons]
         db0 = postgres_cpu(cluster) if cluster else 0.0
         tx0 = transactions(url) if url else 0
