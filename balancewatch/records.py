@@ -130,6 +130,20 @@ class Silence:
 
 
 @dataclass(frozen=True, slots=True)
+class Bucket:
+    """One span of time of an amount's history, for a chart: its lowest and highest amount
+    and when each was read (:meth:`balancewatch.state.Store.series`)."""
+
+    start: datetime
+    polls: int
+    """Polls in the span that reported the amount."""
+    low: Decimal
+    low_at: datetime
+    high: Decimal
+    high_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PollRecord:
     """Everything one poll decided, committed atomically by :meth:`Store.commit_poll`."""
 

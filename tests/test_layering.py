@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "balancewatch.records": 0,
     "balancewatch.redaction": 0,
     "balancewatch.fields": 0,
+    "balancewatch.passwords": 0,
     # leaves: each talks to one outside world, or to none
     "balancewatch.providers": 1,  # balance APIs (httpx, aiohttp)
     "balancewatch.channels": 1,  # Apprise
@@ -33,9 +34,10 @@ LAYERS: dict[str, int] = {
     "balancewatch.alerts": 2,
     "balancewatch.notify": 3,
     "balancewatch.poll": 4,
-    "balancewatch.daemon": 5,
-    "balancewatch.commands": 6,
-    "balancewatch.__main__": 7,
+    "balancewatch.web": 5,  # the status page and API: handed what it reads by the daemon
+    "balancewatch.daemon": 6,
+    "balancewatch.commands": 7,
+    "balancewatch.__main__": 8,
 }
 """A module may import its own package, and packages of a lower layer."""
 
@@ -53,6 +55,8 @@ OWNERS: dict[str, str] = {
     "apprise": "balancewatch.channels",
     "httpx": "balancewatch.providers._http",
     "aiohttp": "balancewatch.providers._http",
+    "aiohttp.web": "balancewatch.web",  # the server side: the status page
+    "jinja2": "balancewatch.web",
     "yarl": "balancewatch.providers._http",
     "yaml": "balancewatch.config.yamldoc",
     "prometheus_client": "balancewatch.daemon.metrics",
@@ -104,6 +108,25 @@ def own_imports(path: Path) -> set[str]:
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
+def used_names(path: Path) -> set[str]:
+    """What a module takes from outside, most specific first: ``from aiohttp import web``
+    is ``aiohttp.web`` (not ``aiohttp`` too), ``import httpx`` is ``httpx``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def owner_of(imported: str) -> str | None:
+    """The entry of :data:`OWNERS` an import falls under: the longest that matches
+    (``aiohttp.web`` is web/'s, the rest of ``aiohttp`` the providers')."""
+    found = [lib for lib in OWNERS if imported == lib or imported.startswith(lib + ".")]
+    return max(found, key=len, default=None)
+
+
 @pytest.mark.parametrize("path", MODULES, ids=module_name)
 def test_no_module_imports_a_higher_layer_or_a_sibling(path: Path) -> None:
     """Imports go down the table; across one layer only where the design allows it."""
@@ -135,13 +158,13 @@ def test_no_package_reaches_into_another_packages_private_modules(path: Path) ->
 
 @pytest.mark.parametrize("library", sorted(OWNERS))
 def test_each_outside_library_is_imported_by_its_owner_only(library: str) -> None:
-    """sqlite3 only in state/, Apprise only in channels/, httpx and aiohttp only in the
-    providers' HTTP infrastructure, ..."""
+    """sqlite3 only in state/, Apprise only in channels/, httpx and aiohttp's client only in
+    the providers' HTTP infrastructure, aiohttp's server only in web/, ..."""
     owner = OWNERS[library]
     users = sorted(
         module_name(path)
         for path in MODULES
-        if any(imp == library or imp.startswith(library + ".") for imp in imports(path))
+        if any(owner_of(imp) == library for imp in used_names(path))
         and not (module_name(path) == owner or module_name(path).startswith(owner + "."))
     )
     assert users == [], f"{library} belongs to {owner}, yet {users} import it"

@@ -1,7 +1,8 @@
 """``balancewatch demo``: the whole loop in about a minute, with no config, keys or network.
 
 Simulated providers are served on loopback (``sim.py``), the real daemon watches them with
-a demo config (2-second intervals) and a console notifier, and a script moves the money:
+a demo config (2-second intervals) and a console notifier, serves the status page on a
+free loopback port (its address is printed), and a script moves the money:
 
 - ``shop-topups`` (OneClickDz) drains: a warning, then an escalation to critical;
 - ``escrow-tn`` (Dhmad) sees funds move into escrow (a held_increase event);
@@ -28,8 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from balancewatch.sim.server import SimServer
+
+if TYPE_CHECKING:
+    from balancewatch.daemon.service import Daemon
 
 INTERVAL = 2
 
@@ -44,10 +49,13 @@ defaults:
   repeat: 1h
 notifiers:
   console: "bwconsole://"
+http:
+  listen: 127.0.0.1:0
 accounts:
   - name: shop-topups
     provider: oneclickdz
     api_key: demo-oneclick-key
+    tags: [shop]
     base_url: {oneclickdz}
     rules:
       - threshold: {{below: {{warning: 5000, critical: 3000}}, clear_margin: 250}}
@@ -193,6 +201,7 @@ async def _main(duration: float, speed: float, workdir: Path) -> Outcome:
     started = loop.time()
     running = asyncio.create_task(daemon.main())
     stopped_by = await _own_stop_signals(daemon.stopping)
+    await _announce_page(daemon, running)
     scenario = asyncio.create_task(_scenario(sim, speed, duration, daemon.stopping))
     try:
         await asyncio.wait_for(asyncio.shield(running), timeout=duration)
@@ -204,6 +213,18 @@ async def _main(duration: float, speed: float, workdir: Path) -> Outcome:
     store.close()
     await sim.stop()
     return Outcome(code, loop.time() - started, stopped_by[0] if stopped_by else None)
+
+
+async def _announce_page(daemon: Daemon, running: asyncio.Task[int]) -> None:
+    """Print the status page's address once the daemon listens (port 0: any free one)."""
+    serving = asyncio.create_task(daemon.serving.wait())
+    await asyncio.wait([serving, running], return_when=asyncio.FIRST_COMPLETED, timeout=10)
+    serving.cancel()
+    if daemon.web is not None:
+        say(
+            f"The status page: {daemon.web.address}?refresh=5 (open it in a browser; it "
+            "reloads itself every 5 s while the demo runs)."
+        )
 
 
 async def _own_stop_signals(stopping: asyncio.Event) -> list[signal.Signals]:

@@ -25,13 +25,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     import json
 
     from balancewatch.commands import reports
+    from balancewatch.web.data import status_data
 
     config = load(args, secrets=False)
     store = open_store(config)
     try:
         now = utcnow()
         names = [a.name for a in config.accounts]
-        data = reports.status_data(store, names, now)
+        data = status_data(store, names, now)
     finally:
         store.close()
     print(json.dumps(data, indent=2) if args.json else reports.status_text(data, now))

@@ -42,6 +42,7 @@ from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
+from balancewatch.config.http import HttpSettings
 from balancewatch.config.interpolate import resolve_secrets
 from balancewatch.config.models import (
     ACCOUNT_KEYS,
@@ -55,7 +56,6 @@ from balancewatch.config.models import (
     Defaults,
     Effective,
     HeartbeatSettings,
-    HttpSettings,
     Jitter,
     LoggingSettings,
     Name,

@@ -38,6 +38,7 @@ from pydantic import (
     field_validator,
 )
 
+from balancewatch.config.http import HttpSettings
 from balancewatch.config.problems import NAME_PATTERN, did_you_mean
 from balancewatch.config.state import StateSettings
 from balancewatch.fields import Duration, PositiveDuration
@@ -220,28 +221,6 @@ class Route(_Model):
     """``0`` or ``never``: no reminders through this route; otherwise the account's pace."""
 
     _lists = field_validator("notify", mode="before")(one_or_many)
-
-
-class HttpSettings(_Model):
-    """The optional ``/metrics`` and ``/healthz`` endpoint."""
-
-    listen: str = "127.0.0.1:9464"
-
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("write host:port, e.g. 127.0.0.1:9464 or [::1]:9464")
-        return value
-
-    @property
-    def host(self) -> str:
-        return self.listen.rpartition(":")[0].strip("[]")
-
-    @property
-    def port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
 
 
 class HeartbeatSettings(_Model):

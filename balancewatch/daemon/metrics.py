@@ -1,18 +1,16 @@
-"""Prometheus metrics and the health endpoint (optional ``http: {listen: 127.0.0.1:9464}``).
+"""Prometheus metrics and the heartbeat behind ``/healthz`` (``http: {listen: ...}``).
 
-The HTTP server runs in its own thread (``prometheus_client``'s WSGI server), on purpose:
-``/healthz`` must answer "unhealthy" when the event loop is stuck, which a server living
-on that loop could not do. It judges from timestamps the loop writes.
+Both are served by the status page's server on the daemon's loop
+(:mod:`balancewatch.web.api`, which says what ``/healthz`` does when the loop is stuck);
+this module renders the metrics and keeps the timestamps the health check judges from.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from typing import TYPE_CHECKING
 
 from balancewatch.model import BALANCE_KINDS, ProviderError, Severity, Snapshot
 
@@ -167,50 +165,8 @@ def _without_created(registry: CollectorRegistry) -> Collector:
     return WithoutCreated()
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """Scrapes every 15 s would flood the journal; the metrics say enough."""
-
-
-class HealthServer:
-    """``/metrics`` and ``/healthz`` on a thread; ``problems()`` says what is unhealthy."""
-
-    def __init__(self, metrics: Metrics, problems: Callable[[], list[str]]) -> None:
-        self.metrics = metrics
-        self.problems = problems
-        self._server: WSGIServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def _app(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        if path == "/metrics":
-            start("200 OK", [("Content-Type", self.metrics.content_type)])
-            return [self.metrics.render()]
-        if path == "/healthz":
-            found = self.problems()
-            status = "503 Service Unavailable" if found else "200 OK"
-            start(status, [("Content-Type", "text/plain; charset=utf-8")])
-            return [("\n".join(found) if found else "ok").encode() + b"\n"]
-        start("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found: try /metrics or /healthz\n"]
-
-    def start(self, host: str, port: int) -> int:
-        self._server = make_server(host, port, self._app, handler_class=_QuietHandler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="balancewatch-http", daemon=True
-        )
-        self._thread.start()
-        return int(self._server.server_port)
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-
 class Heartbeat:
-    """Timestamps the loop writes and the health thread reads (monotonic seconds)."""
+    """Timestamps the loop writes and ``/healthz`` reads (monotonic seconds)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock

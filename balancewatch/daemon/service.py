@@ -35,8 +35,9 @@ from balancewatch.daemon.cache import AccountCache
 from balancewatch.daemon.commits import GroupCommit
 from balancewatch.daemon.delivery import DELIVERY_TICK, deliver_round, delivery_loop
 from balancewatch.daemon.logs import get_logger, setup_logging
-from balancewatch.daemon.metrics import HealthServer, Heartbeat, Metrics
+from balancewatch.daemon.metrics import Heartbeat, Metrics
 from balancewatch.daemon.observe import log_poll
+from balancewatch.daemon.page import start_page
 from balancewatch.daemon.schedule import Ticker, first_run_spread, phase
 from balancewatch.daemon.sdnotify import Notifier as SdNotifier
 from balancewatch.daemon.sharing import Sharing
@@ -54,6 +55,7 @@ from balancewatch.poll.decide import (
 from balancewatch.providers import make_client
 from balancewatch.redaction import REDACTOR
 from balancewatch.state import LeaseLost, Store, open_store
+from balancewatch.web.app import WebServer
 
 T = TypeVar("T")
 log = get_logger("balancewatch.daemon")
@@ -111,7 +113,8 @@ class Daemon:
         self._ticker = Ticker(self.poll_account)
         self.sharing = Sharing(self, self._spawn)
         self._client: Any = None
-        self._http: HealthServer | None = None
+        self.web: WebServer | None = None
+        self.serving = asyncio.Event()
 
     # ------------------------------------------------------------ plumbing
 
@@ -132,10 +135,12 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
         self._client = make_client()
         await self._startup_notices()
+        if not await start_page(self):  # the status page, /metrics, /healthz
+            await self._client.aclose()
+            return 1
         self._apply_plans(self.config)
         await self.sharing.join()  # the members known before the first tick
         self._ticker.start()
-        self._start_http()
         tasks = [
             asyncio.create_task(delivery_loop(self), name="delivery"),
             asyncio.create_task(self.sharing.heartbeat_loop(), name="heartbeat"),
@@ -167,8 +172,8 @@ class Daemon:
             log.warning("final_delivery_incomplete", error=str(error))
         await self.sharing.leave()
         await self._client.aclose()
-        if self._http is not None:
-            self._http.stop()
+        if self.web is not None:
+            await self.web.stop()
         self._db.shutdown(wait=True)
         self.sd.close()
         log.info("stopped")
@@ -355,14 +360,6 @@ class Daemon:
         if now - self.heartbeat.last_delivery_run > 6 * DELIVERY_TICK + 60:
             problems.append("outbox not processed for over a minute")
         return problems
-
-    def _start_http(self) -> None:
-        if self.config.http is None or self.metrics is None:
-            return
-        http = self.config.http
-        self._http = HealthServer(self.metrics, self.health_problems)
-        bound = self._http.start(http.host, http.port)
-        log.info("http_listening", host=http.host, port=bound)
 
 
 def run(config_path: Path | None, *, log_level: str | None = None) -> int:

@@ -44,6 +44,7 @@ from balancewatch.state.leases import lease_lost, split_fenced
 from balancewatch.state.postgres_cluster import PgCluster
 from balancewatch.state.postgres_open import CONNECT_TIMEOUT, connect, make_pool, translated
 from balancewatch.state.postgres_outbox import INSERT_DELIVERIES, INSERT_NOTIFICATIONS, PgOutbox
+from balancewatch.state.postgres_reads import PgReads
 from balancewatch.state.urls import describe, url_secrets
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ PRUNE_NOTIFICATIONS = (
 )
 
 
-class PostgresStore(PgOutbox, PgCluster):
+class PostgresStore(PgOutbox, PgCluster, PgReads):
     """The :class:`~balancewatch.state.Store` on a PostgreSQL database. Open with :meth:`open`."""
 
     reset_reason: str | None = None

@@ -98,6 +98,8 @@ _V1 = Migration(
             id text PRIMARY KEY, host text NOT NULL, pid integer NOT NULL,
             config_hash text NOT NULL, started_at timestamptz NOT NULL,
             last_heartbeat timestamptz NOT NULL)""",
+        # the status page lists one account's notifications
+        "CREATE INDEX notifications_account ON notifications (account, created_at, seq)",
     ),
 )
 

@@ -56,6 +56,7 @@ from balancewatch.state.leases import lease_lost, split_fenced
 from balancewatch.state.sqlite_cluster import SqliteCluster, current_tokens
 from balancewatch.state.sqlite_open import open_checked, open_readonly, translated
 from balancewatch.state.sqlite_outbox import SqliteOutbox
+from balancewatch.state.sqlite_reads import SqliteReads
 
 if TYPE_CHECKING:
     from balancewatch.state import Store
@@ -64,10 +65,11 @@ _PRUNE_BATCH = 500
 """Accounts pruned per transaction, so that polls can commit between batches."""
 
 
-class SqliteStore(SqliteOutbox, SqliteCluster):
+class SqliteStore(SqliteOutbox, SqliteCluster, SqliteReads):
     """The :class:`~balancewatch.state.Store` on one SQLite file. Open with :meth:`open`.
 
-    The outbox is :class:`.SqliteOutbox`'s, leases and daemons :class:`.SqliteCluster`'s.
+    The outbox is :class:`.SqliteOutbox`'s, leases and daemons :class:`.SqliteCluster`'s,
+    the status page's reads :class:`.SqliteReads`'.
     """
 
     reset_reason: str | None

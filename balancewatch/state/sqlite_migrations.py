@@ -106,6 +106,8 @@ _V3 = Migration(
             started_at TEXT NOT NULL,
             last_heartbeat TEXT NOT NULL
         )""",
+        # the status page lists one account's notifications
+        "CREATE INDEX notifications_account ON notifications (account, created_at)",
     ),
 )
 

@@ -56,3 +56,32 @@ def test_the_banner_says_how_long_it_runs_and_ctrl_c_stops_it_early_without_a_tr
     assert "Traceback" not in err
     assert err.strip() == ""
     assert not state.exists()
+
+
+def test_the_demo_serves_the_status_page_and_prints_its_address() -> None:
+    """A line gives the page's address; the page there lists the demo's accounts, then the
+    demo is stopped as a terminal would."""
+    import urllib.request
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "balancewatch", "demo", "--duration", "60"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        found = None
+        while found is None:
+            line = process.stdout.readline()
+            assert line, "the demo ended without printing the page's address"
+            found = re.search(r"The status page: (http://127\.0\.0\.1:\d+/)\?refresh=5", line)
+        with urllib.request.urlopen(found.group(1), timeout=10) as response:
+            page = response.read().decode()
+        for name in ("shop-topups", "escrow-tn", "music-credits", "crypto-wallet"):
+            assert f'href="/accounts/{name}"' in page
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert process.returncode == 130

@@ -1,4 +1,5 @@
-"""No secret in any log line: canaries in every place a secret can live, every fault, at DEBUG.
+"""No secret in any log line, page or API answer: canaries in every place a secret can live,
+every fault, at DEBUG.
 
 One daemon watches one account per simulated fault mode (a fault per account, so backoff
 and the auth quarantine do not hide any of them), with a canary as every credential:
@@ -13,6 +14,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from balancewatch.sim.server import FAULTS, SimServer
@@ -58,8 +61,11 @@ def test_no_canary_in_any_log_line_for_any_fault(tmp_path: Path) -> None:
         canaries += ["canaryHEADERxhttpjson", "canaryPASSWORDxapprise", "canaryPATHTOKENxapprise"]
         canaries += ["canaryPASSWORDxdown", "canaryPATHTOKENxdown"]
         config = tmp_path / "config.yaml"
+        port = free_port()
+        canaries.append("canaryWEBSECRETxxxxxxxxxxxxxxxxxxxxxxxx")
         config.write_text(
             f"state: {{path: {tmp_path / 'state.db'}}}\n"
+            f"http: {{listen: '127.0.0.1:{port}', secret: {canaries[-1]}}}\n"
             "defaults: {interval: 1s, timeout: 800ms, jitter: 0s, failures_before_alert: 1}\n"
             "notifiers:\n"
             f'  hook: "json://bw:canaryPASSWORDxapprise@127.0.0.1:{receiver.port}'
@@ -89,6 +95,7 @@ def test_no_canary_in_any_log_line_for_any_fault(tmp_path: Path) -> None:
             wait_until(lambda: names <= polled(), timeout=40, what="a poll of every account")
             wait_until(lambda: "delivery_failed" in log.read_text(), what="a failed delivery")
             wait_until(lambda: bool(receiver.messages()), what="a delivery")
+            served = _pages(f"http://127.0.0.1:{port}", sorted(names))
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -96,3 +103,25 @@ def test_no_canary_in_any_log_line_for_any_fault(tmp_path: Path) -> None:
     assert '"level": "debug"' in text  # it really ran at DEBUG
     leaked = [c for c in canaries if c in text]
     assert leaked == []
+    assert "acct-00" in served  # the pages were really read
+    assert [c for c in canaries if c in served] == []
+
+
+def _pages(base: str, names: list[str]) -> str:
+    """Every page and API answer about every account, concatenated."""
+    paths = ["/", "/?state=failing", "/api/v1/status", "/metrics", "/healthz"]
+    for name in names:
+        paths += [
+            f"/accounts/{name}",
+            f"/accounts/{name}?range=10m",
+            f"/accounts/{name}/spark.svg",
+            f"/api/v1/accounts/{name}/history",
+        ]
+    found = []
+    for path in paths:
+        try:
+            with urllib.request.urlopen(base + path, timeout=10) as response:
+                found.append(response.read().decode())
+        except urllib.error.HTTPError as error:  # /healthz may be 503: its text counts too
+            found.append(error.read().decode())
+    return "\n".join(found)

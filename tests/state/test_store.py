@@ -381,3 +381,100 @@ def test_group_commit_writes_several_polls_in_one_transaction(store: Store) -> N
     with pytest.raises(StateError):
         store.commit_polls(bad)
     assert store.last_snapshot("d") is None
+
+
+# ---------------------------------------------------------------- contract: the page's reads
+
+
+def test_last_snapshots_gives_each_accounts_latest_in_one_call(store: Store) -> None:
+    """The same snapshots as ``last_snapshot`` per account; accounts without one are absent."""
+    for minute in range(3):
+        store.commit_polls(
+            [poll("acme", T0 + minute * MIN), poll("beta", T0 + minute * MIN - MIN / 2)]
+        )
+    store.commit_poll(poll("gone", T0, snap=None))
+
+    got = store.last_snapshots(["beta", "acme", "gone", "unknown"])
+
+    assert got == {"acme": store.last_snapshot("acme"), "beta": store.last_snapshot("beta")}
+    assert got["acme"].taken_at == T0 + 2 * MIN
+    assert store.last_snapshots([]) == {}
+
+
+def amounts(*values: str, kind: str = "available") -> list[Snapshot]:
+    """One snapshot a minute from T0 with these amounts of DZD (``-`` for not reported)."""
+    return [
+        snapshot("acme", T0 + i * MIN, DZD=Balance(**({} if v == "-" else {kind: Decimal(v)})))
+        for i, v in enumerate(values)
+    ]
+
+
+def test_series_keeps_each_spans_lowest_and_highest_amount_exactly(store: Store) -> None:
+    """Six polls in three two-minute spans: each span's extremes, as the Decimals written."""
+    for snap in amounts("100.50", "90.25", "95", "95.000", "80.10", "120.00"):
+        store.commit_poll(poll(snap=snap))
+
+    got = store.series("acme", "DZD", "available", T0, T0 + 6 * MIN, 3)
+
+    assert [(b.start, b.polls) for b in got] == [(T0, 2), (T0 + 2 * MIN, 2), (T0 + 4 * MIN, 2)]
+    assert [(str(b.low), b.low_at, str(b.high), b.high_at) for b in got] == [
+        ("90.25", T0 + MIN, "100.50", T0),
+        ("95", T0 + 2 * MIN, "95", T0 + 2 * MIN),
+        ("80.10", T0 + 4 * MIN, "120.00", T0 + 5 * MIN),
+    ]
+
+
+def test_series_leaves_out_spans_without_the_amount_and_polls_outside_the_window(
+    store: Store,
+) -> None:
+    """Spans with no poll, or only polls not reporting the kind, are absent; ``until`` is
+    exclusive; another kind or currency is not mixed in."""
+    for snap in amounts("10", "-", "-", "-", "7", "5"):
+        store.commit_poll(poll(snap=snap))
+    store.commit_poll(poll(snap=snapshot("acme", T0 + MIN, USD=Balance(available=Decimal(1)))))
+
+    got = store.series("acme", "DZD", "available", T0, T0 + 5 * MIN, 5)
+
+    assert [(b.start, str(b.low), str(b.high)) for b in got] == [
+        (T0, "10", "10"),
+        (T0 + 4 * MIN, "7", "7"),
+    ]
+    assert store.series("acme", "DZD", "held", T0, T0 + 5 * MIN, 5) == []
+    assert store.series("acme", "DZD", "available", T0, T0, 5) == []
+    assert store.series("nobody", "DZD", "available", T0, T0 + 5 * MIN, 5) == []
+
+
+def test_series_reads_a_currency_whose_name_a_json_path_cannot_quote(store: Store) -> None:
+    """A currency named with a double quote still has a series (decoded row by row)."""
+    odd = 'X"Y'
+    store.commit_poll(poll(snap=snapshot("acme", T0, **{odd: Balance(available=Decimal("3.5"))})))
+
+    got = store.series("acme", odd, "available", T0, T0 + MIN, 1)
+
+    assert [(str(b.low), str(b.high), b.polls) for b in got] == [("3.5", "3.5", 1)]
+
+
+def test_notifications_of_one_account_newest_first(store: Store) -> None:
+    """Only the account's own notifications, newest first, at most ``limit``."""
+    store.enqueue(
+        [
+            notification("n1", T0, "acme"),
+            notification("n2", T0 + MIN, "beta"),
+            notification("n3", T0 + 2 * MIN, "acme"),
+            notification("n4", T0 + 3 * MIN, "acme"),
+        ],
+        [],
+    )
+
+    assert [n.id for n in store.notifications_of("acme")] == ["n4", "n3", "n1"]
+    assert [n.id for n in store.notifications_of("acme", limit=2)] == ["n4", "n3"]
+    assert store.notifications_of("nobody") == []
+
+
+def test_failures_gives_each_polled_accounts_failures_in_a_row(store: Store) -> None:
+    """0 for a good last poll, the count for a failing one; never polled: absent."""
+    store.commit_poll(poll("good"))
+    failing = Health("bad", consecutive_failures=3, last_error="timeout")
+    store.commit_poll(replace(poll("bad", snap=None), health=failing))
+
+    assert store.failures() == {"good": 0, "bad": 3}
