@@ -36,19 +36,14 @@ from balancewatch.daemon.cache import AccountCache
 from balancewatch.daemon.commits import GroupCommit
 from balancewatch.daemon.logs import get_logger, setup_logging
 from balancewatch.daemon.metrics import HealthServer, Heartbeat, Metrics
+from balancewatch.daemon.observe import log_poll
 from balancewatch.daemon.schedule import Ticker, first_run_spread, phase
 from balancewatch.daemon.sdnotify import Notifier as SdNotifier
 from balancewatch.model import ConfigError, ProviderError, Severity, Snapshot, StateError
 from balancewatch.notify import outbox as notify
 from balancewatch.notify.wording import system_notification
-from balancewatch.poll.decide import (
-    AccountPlan,
-    decide,
-    make_plan,
-    may_poll,
-    poll,
-    redactable_secrets,
-)
+from balancewatch.poll.decide import decide, may_poll, poll
+from balancewatch.poll.plan import AccountPlan, Plans, plan_config
 from balancewatch.providers import make_client
 from balancewatch.redaction import REDACTOR
 from balancewatch.state.sqlite import SqliteStore
@@ -77,12 +72,18 @@ class Daemon:
         store: SqliteStore,
         *,
         config_path: Path,
+        plans: Plans | None = None,
         clock: Callable[[], datetime] = utcnow,
         environ: dict[str, str] | None = None,
     ) -> None:
+        """``config`` as loaded, or with ``plans`` as ``plan_config`` gave them."""
         if config.unresolved:
             raise ValueError("a config loaded without its secrets cannot run the daemon")
+        if plans is None:
+            config, plans, secrets = plan_config(config)
+            REDACTOR.update(secrets)
         self.config = config
+        self._loaded: Plans = plans  # scheduled by main()
         self.store = store
         self.config_path = config_path
         self.clock = clock
@@ -125,7 +126,8 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
         self._client = make_client()
         await self._startup_notices()
-        self._apply_plans(self.config)
+        self._apply_plans(self._loaded)
+        self._loaded = {}
         self._ticker.start()
         self._start_http()
         tasks = [
@@ -181,31 +183,34 @@ class Daemon:
 
     # ------------------------------------------------------------ scheduling
 
-    def _apply_plans(self, config: Config) -> None:
-        """Schedule new accounts, reschedule changed ones, drop removed ones."""
-        new = {a.name: make_plan(a, config.defaults) for a in config.accounts if a.enabled}
+    def _apply_plans(self, new: Plans) -> None:
+        """Schedule new accounts, reschedule changed ones, drop removed ones. An account a
+        reload left as it was keeps its plan object (and the cache what it read for it)."""
         for name in set(self.plans) - set(new):
             self._ticker.remove(name)
             self.cache.forget(name)
             if self.metrics is not None:
                 self.metrics.forget(name)
+            del self.plans[name]
         for name, plan in new.items():
             old = self.plans.get(name)
+            if old is not None and old.same_as(plan):
+                continue
             self.plans[name] = plan
-            if old is not None and (old.interval, old.jitter) == (plan.interval, plan.jitter):
+            timing = (plan.effective.interval, plan.effective.jitter)
+            if old is not None and (old.effective.interval, old.effective.jitter) == timing:
                 continue
             if old is not None:
                 self._ticker.remove(name)
-            spread = first_run_spread(len(new), plan.interval)
+            spread = first_run_spread(len(new), plan.effective.interval)
             first = self.clock() + phase(name) * spread
-            self._ticker.add(name, plan.interval, plan.jitter, first)
-        for name in set(self.plans) - set(new):
-            del self.plans[name]
+            self._ticker.add(name, plan.effective.interval, plan.effective.jitter, first)
 
     async def reload(self) -> None:
         self.sd.reloading()
         try:
-            config = await asyncio.to_thread(load_config, self.config_path)
+            path = self.config_path
+            config, plans, secrets = await asyncio.to_thread(lambda: plan_config(load_config(path)))
         except ConfigError as error:
             if self.metrics is not None:
                 self.metrics.last_reload_ok.set(0)
@@ -213,9 +218,9 @@ class Daemon:
             log.error("reload_failed", problems=error.problems, kept="previous config")
             self.sd.ready(self._status_line() + "; last reload FAILED")
             return
-        REDACTOR.update(redactable_secrets(config))
+        REDACTOR.update(secrets)
         self.config = config
-        self._apply_plans(config)
+        self._apply_plans(plans)
         if self.metrics is not None:
             self.metrics.last_reload_ok.set(1)
         await self.db(self.store.set_meta, "last_reload_ok", "1")
@@ -291,20 +296,7 @@ class Daemon:
         if self.metrics is not None:
             firing = self.cache.firing_counts()
             self.metrics.observe_poll(plan.name, plan.provider_name, outcome, ms / 1000, firing)
-        if isinstance(outcome, Snapshot):
-            log.info(
-                "poll", account=plan.name, ok=True, ms=ms, late_ms=late_ms, notifications=notes
-            )
-        else:
-            log.warning(
-                "poll",
-                account=plan.name,
-                ok=False,
-                ms=ms,
-                error_kind=outcome.kind,
-                error=outcome.reason,
-                notifications=notes,
-            )
+        log_poll(plan.name, outcome, ms, late_ms, notes)
 
     # ------------------------------------------------------------ delivery
 
@@ -359,7 +351,9 @@ class Daemon:
         problems = []
         if now - self.heartbeat.loop > 15:
             problems.append(f"event loop stuck for {now - self.heartbeat.loop:.0f}s")
-        shortest = min((p.interval.total_seconds() for p in self.plans.values()), default=None)
+        shortest = min(
+            (p.effective.interval.total_seconds() for p in self.plans.values()), default=None
+        )
         last = self.heartbeat.last_poll or self.heartbeat.started
         if shortest is not None and now - last > 3 * shortest + 30:
             problems.append(f"nothing polled for {now - last:.0f}s")
@@ -386,10 +380,11 @@ def run(config_path: Path | None, *, log_level: str | None = None) -> int:
         for line in error.problems:
             log.error("config_error", problem=line)
         return 2
-    REDACTOR.update(redactable_secrets(config))
+    config, plans, secrets = plan_config(config)
+    REDACTOR.update(secrets)
     setup_logging(log_level or config.logging.level)
     store = SqliteStore.open(state_path(config, os.environ), now=utcnow())
     try:
-        return asyncio.run(Daemon(config, store, config_path=path).main())
+        return asyncio.run(Daemon(config, store, config_path=path, plans=plans).main())
     finally:
         store.close()
