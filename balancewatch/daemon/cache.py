@@ -15,8 +15,9 @@ store's snapshots would give.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from balancewatch.daemon.history import History, Needs
@@ -26,13 +27,15 @@ from balancewatch.records import AlertState, Health, PollRecord, Silence
 from balancewatch.state import Store
 
 SILENCE_REFRESH = timedelta(seconds=10)
+NO_STATES: Mapping[str, AlertState] = MappingProxyType({})
 DbCall = Callable[..., Awaitable[Any]]
 
 
 class AccountCache:
     def __init__(self) -> None:
         self.health: dict[str, Health] = {}
-        self.states: dict[str, dict[str, AlertState]] = {}
+        self.states: dict[str, Mapping[str, AlertState]] = {}
+        """Per account; one shared empty mapping for the many without any alert."""
         self.history: dict[str, History] = {}
         self._firing: Counter[Severity] = Counter()
         self._silences: list[Silence] = []
@@ -48,7 +51,7 @@ class AccountCache:
             health = await db(store.health, name)
             if health is not None:
                 self.health[name] = health
-            self.states[name] = await db(store.alert_states, name)
+            self.states[name] = await db(store.alert_states, name) or NO_STATES
             self._count(self.states[name].values(), +1)
         kept = self.history.get(name)
         if kept is not None and kept.plan is plan:
@@ -90,17 +93,25 @@ class AccountCache:
     def remember(self, record: PollRecord) -> None:
         """Keep the cache equal to what was just committed."""
         self.health[record.account] = record.health
-        states = self.states.setdefault(record.account, {})
-        for state in record.alerts:
-            old = states.get(state.key)
-            self._count([old] if old is not None else [], -1)
-            self._count([state], +1)
-            states[state.key] = state
+        if not record.alerts:
+            self.states.setdefault(record.account, NO_STATES)
+        else:
+            states = self.states.get(record.account)
+            if not isinstance(states, dict):
+                states = self.states[record.account] = dict(states or {})
+            self._keep(states, record.alerts)
         kept = self.history.get(record.account)
         if record.snapshot is not None and kept is not None:
             kept.append(record.snapshot)
             # Polls the next one cannot see, dropped now rather than a whole interval later.
             kept.trim(record.snapshot.taken_at - kept.needs.window)
+
+    def _keep(self, states: dict[str, AlertState], changed: Iterable[AlertState]) -> None:
+        for state in changed:
+            old = states.get(state.key)
+            self._count([old] if old is not None else [], -1)
+            self._count([state], +1)
+            states[state.key] = state
 
     async def silences(self, store: Store, db: DbCall, now: datetime) -> list[Silence]:
         if self._silences_at is None or now - self._silences_at >= SILENCE_REFRESH:

@@ -19,8 +19,10 @@ run a column keeps:
   equals). A question about "since an instant" is a binary search in the poll times, then
   in a stack.
 
-Appending a poll is amortized constant time; dropping the polls that left the window is
-a deletion at the front of short arrays.
+The sums and the stacks are made when a column gets its second run: most amounts do not
+move from one poll to the next, and a column of one run answers from that run alone.
+Appending a poll is amortized constant time, and so is dropping the polls that left the
+window (arrays are compacted once half of them is behind).
 """
 
 from __future__ import annotations
@@ -90,35 +92,52 @@ def _stale(count: int, size: int) -> bool:
     return count >= COMPACT and 2 * count >= size
 
 
+class Moves:
+    """What a column of several runs keeps besides them: per run, the decreases up to it
+    (``spent``), and the run numbers of the ``highs`` and ``lows`` stacks."""
+
+    __slots__ = ("highs", "lows", "spent")
+
+    def __init__(self) -> None:
+        self.spent: list[Decimal] = [ZERO]
+        self.highs = array("q", [0])
+        self.lows = array("q", [0])
+
+
 class Column:
     """One amount of one account, as runs of polls (see the module docstring)."""
 
-    __slots__ = ("base", "highs", "last_valued", "lows", "spent", "starts", "values")
+    __slots__ = ("base", "key", "last_valued", "moves", "starts", "values")
 
-    def __init__(self, poll: int, value: Decimal) -> None:
+    def __init__(self, key: tuple[str, str], poll: int, value: Decimal) -> None:
+        self.key = key
+        """(currency, kind), one tuple for every account."""
         self.base = 0
         """The run number of ``starts[0]``: numbers stay valid when runs are dropped."""
         self.starts = array("q", [poll])
         self.values: list[Decimal | None] = [value]
-        self.spent: list[Decimal] = [ZERO]
-        self.highs = array("q", [0])
-        self.lows = array("q", [0])
         self.last_valued = 0
+        self.moves: Moves | None = None
+        """None while the column is one run (with an amount): it answers from that run."""
 
     def append(self, poll: int, value: Decimal | None) -> None:
         if _same(value, self.values[-1]):
             return
+        moves = self.moves
+        if moves is None:
+            moves = self.moves = Moves()
         run = self.base + len(self.starts)
         self.starts.append(poll)
         self.values.append(value)
-        before = self.spent[-1]
+        spent = moves.spent
+        before = spent[-1]
         if value is None:
-            self.spent.append(before)
+            spent.append(before)
             return
         previous = self.values[self.last_valued - self.base]
         drop = decrease(previous, value) if previous is not None else ZERO
-        self.spent.append(EXACT.add(before, drop) if drop else before)
-        highs, lows, values, base = self.highs, self.lows, self.values, self.base
+        spent.append(EXACT.add(before, drop) if drop else before)
+        highs, lows, values, base = moves.highs, moves.lows, self.values, self.base
         while highs and values[highs[-1] - base] <= value:  # type: ignore[operator]
             highs.pop()
         highs.append(run)
@@ -136,12 +155,28 @@ class Column:
         if self.end(self.last_valued, polls) < first:
             return False
         stale = bisect_right(self.starts, first) - 1
-        if _stale(stale, len(self.starts)):
-            del self.starts[:stale], self.values[:stale], self.spent[:stale]
+        moves = self.moves
+        if moves is not None and _stale(stale, len(self.starts)):
+            del self.starts[:stale], self.values[:stale], moves.spent[:stale]
             self.base += stale
-            del self.highs[: bisect_left(self.highs, self.base)]
-            del self.lows[: bisect_left(self.lows, self.base)]
+            del moves.highs[: bisect_left(moves.highs, self.base)]
+            del moves.lows[: bisect_left(moves.lows, self.base)]
         return True
+
+    def extreme(self, run: int, *, highest: bool) -> int | None:
+        """The run of the highest (lowest) amount from ``run`` on."""
+        if self.moves is None:  # one run, with an amount
+            return self.base
+        stack = self.moves.highs if highest else self.moves.lows
+        found = bisect_left(stack, run)
+        return stack[found] if found < len(stack) else None
+
+    def spent_between(self, first: int, last: int) -> Decimal:
+        """The decreases from run ``first`` to run ``last`` (both with an amount), exactly."""
+        if self.moves is None:
+            return ZERO
+        spent = self.moves.spent
+        return EXACT.subtract(spent[last - self.base], spent[first - self.base])
 
     def run_at(self, poll: int) -> int:
         """The number of the run that holds ``poll`` (the first run if it starts later)."""
@@ -161,10 +196,9 @@ class History:
     arrays may still hold a few older ones at their front until they are compacted.
     """
 
-    __slots__ = ("account", "columns", "first", "needs", "origin", "plan", "times")
+    __slots__ = ("columns", "first", "needs", "origin", "plan", "times")
 
     def __init__(self, plan: AccountPlan, needs: Needs) -> None:
-        self.account = plan.name
         self.plan = plan
         """The plan ``needs`` was computed for: a reload makes new plans (identity check)."""
         self.needs = needs
@@ -172,7 +206,8 @@ class History:
         """Poll times, microseconds since the epoch, from poll number ``origin`` on."""
         self.origin = 0
         self.first = 0
-        self.columns: dict[tuple[str, str], Column] = {}
+        self.columns: list[Column] = []
+        """A few at most: a list is smaller than a mapping, and as quick to search."""
 
     @property
     def polls(self) -> int:
@@ -187,7 +222,8 @@ class History:
         poll = self.polls
         self.times.append(micros(snapshot.taken_at))
         balances = snapshot.balances
-        for (currency, kind), column in self.columns.items():
+        for column in self.columns:
+            currency, kind = column.key
             balance = balances.get(currency)
             column.append(poll, getattr(balance, kind) if balance is not None else None)
         wanted = self.needs.currencies
@@ -196,9 +232,8 @@ class History:
                 continue
             for kind in self.needs.kinds:
                 value = getattr(balance, kind)
-                if value is not None and (currency, kind) not in self.columns:
-                    # One string per currency for all accounts, not one per account.
-                    self.columns[sys.intern(currency), kind] = Column(poll, value)
+                if value is not None and self._column(currency, kind) is None:
+                    self.columns.append(Column(_key(currency, kind), poll, value))
 
     def trim(self, start: datetime) -> None:
         """Forget polls before ``start``, except the latest: the next poll's previous one."""
@@ -207,9 +242,10 @@ class History:
         if keep <= self.first - self.origin:
             return
         self.first = self.origin + keep
-        for key, column in list(self.columns.items()):
-            if not column.trim(self.first, self.polls):
-                del self.columns[key]  # a currency gone for the whole window
+        polls = self.polls
+        gone = [column for column in self.columns if not column.trim(self.first, polls)]
+        if gone:  # a currency gone for the whole window
+            self.columns = [column for column in self.columns if column not in gone]
         if _stale(keep, size):
             del self.times[:keep]
             self.origin = self.first
@@ -220,7 +256,11 @@ class History:
         return EPOCH + self.times[poll - self.origin] * MICROSECOND
 
     def _column(self, currency: str, kind: str) -> Column | None:
-        return self.columns.get((currency, KIND_ALIASES.get(kind, kind)))
+        kind = KIND_ALIASES.get(kind, kind)
+        for column in self.columns:
+            if column.key[0] == currency and column.key[1] == kind:
+                return column
+        return None
 
     def _from(self, start: datetime | None) -> int:
         """The number of the first kept poll at or after ``start``."""
@@ -256,11 +296,9 @@ class History:
         polls = self.polls
         if column is None or poll >= polls:
             return None
-        stack = column.highs if highest else column.lows
-        found = bisect_left(stack, column.run_at(poll))
-        if found == len(stack):
+        run = column.extreme(column.run_at(poll), highest=highest)
+        if run is None:
             return None
-        run = stack[found]
         at = column.end(run, polls) if highest else max(column.starts[run - column.base], poll)
         return self._at(at), column.values[run - column.base]  # type: ignore[return-value]
 
@@ -276,26 +314,35 @@ class History:
             if run - column.base >= len(column.starts):
                 return None
             first = column.starts[run - column.base]
-        last = column.last_valued - column.base
-        spent = EXACT.subtract(column.spent[last], column.spent[run - column.base])
-        return Spending(self._at(first), spent, column.values[last])  # type: ignore[arg-type]
+        last = column.last_valued
+        spent = column.spent_between(run, last)
+        return Spending(self._at(first), spent, column.values[last - column.base])  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ as snapshots
 
     def snapshots(self) -> list[Snapshot]:
         """The kept polls as snapshots, oldest first (tests compare them with the store's);
         polls with the same amounts share one dict of balances."""
-        keys = list(self.columns)
+        keys = [column.key for column in self.columns]
         found: list[Snapshot] = []
         last: list[Decimal | None] | None = None
         balances: dict[str, Balance] = {}
         kept = self.times[self.first - self.origin :]
         for poll, at in enumerate(kept, start=self.first):
-            row = [_value_at(self.columns[key], poll) for key in keys]
+            row = [_value_at(column, poll) for column in self.columns]
             if last is None or any(a is not b for a, b in zip(row, last, strict=True)):
                 balances, last = _balances(keys, row), row
-            found.append(Snapshot(self.account, EPOCH + at * MICROSECOND, balances))
+            found.append(Snapshot(self.plan.name, EPOCH + at * MICROSECOND, balances))
         return found
+
+
+_KEYS: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def _key(currency: str, kind: str) -> tuple[str, str]:
+    """One (currency, kind) tuple, and one currency string, for all accounts."""
+    key = (sys.intern(currency), kind)
+    return _KEYS.setdefault(key, key)
 
 
 def _value_at(column: Column, poll: int) -> Decimal | None:

@@ -114,8 +114,7 @@ class Daemon:
         return await asyncio.get_running_loop().run_in_executor(self._db, func, *args)
 
     def _host_limit(self, plan: AccountPlan) -> asyncio.Semaphore:
-        host = plan.provider.host
-        return self._hosts.setdefault(host, asyncio.Semaphore(MAX_PER_HOST))
+        return self._hosts.setdefault(plan.host, asyncio.Semaphore(MAX_PER_HOST))
 
     # ------------------------------------------------------------ lifecycle
 

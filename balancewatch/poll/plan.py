@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from balancewatch import alerts
 from balancewatch.config.load import Account, Config, Defaults, Effective
@@ -69,6 +71,8 @@ class AccountPlan:
 
     name: str
     provider: Provider
+    host: str
+    """The host polled (per-host concurrency limits), one string for all its accounts."""
     tags: tuple[str, ...]
     rules: RuleSet
     effective: Effective
@@ -123,9 +127,12 @@ class Planner:
         if policy is None:
             policy = alerts.Policy(effective.repeat, effective.send_resolved, rules.consecutive)
             self._policies[effective, rules] = policy
+        provider = account.build_provider()
         return AccountPlan(
             name=account.name,
-            provider=account.build_provider(),
+            provider=provider,
+            # Not provider.host: a value cached in each provider's __dict__ is ~200 B each.
+            host=sys.intern(urlsplit(provider.base_url).netloc),
             tags=self.share(account.tags),
             rules=rules,
             effective=effective,

@@ -30,8 +30,7 @@ ASKED = ((*CURRENCIES, "EUR"), (*KINDS, "escrow", "total"))
 """Questions about amounts that are kept, one that never appears, and an alias (escrow)."""
 
 PLAN = make_plan(
-    parse_config("accounts: [{name: shop, provider: oneclickdz, api_key: key-123456}]")
-    .accounts[0],
+    parse_config("accounts: [{name: shop, provider: oneclickdz, api_key: key-123456}]").accounts[0],
     parse_config("accounts: [{name: shop, provider: oneclickdz, api_key: key-123456}]").defaults,
 )
 
@@ -112,7 +111,7 @@ def test_the_incremental_history_answers_every_question_as_the_list_does(
 
 def test_a_steady_balance_costs_one_run_however_long_the_window() -> None:
     """A day of polls reporting the same amount keeps one entry per amount (and the times),
-    and its questions are answered from that entry."""
+    no sums nor stacks, and its questions are answered from that entry."""
     day = timedelta(hours=24)
     kept = History(PLAN, Needs(day, ("available",), None))
     for minute in range(1441):
@@ -121,8 +120,9 @@ def test_a_steady_balance_costs_one_run_however_long_the_window() -> None:
         kept.append(Snapshot("shop", at, {"DZD": Balance(available=Decimal("5000.00"))}))
     now = T0 + timedelta(minutes=1441)
     kept.trim(now - day)
-    (column,) = kept.columns.values()
+    (column,) = kept.columns
     assert len(column.values) == 1
+    assert column.moves is None
     assert len(kept) == 1440
     assert kept.extreme("DZD", "available", now - day, highest=False) == (
         T0 + timedelta(minutes=1),
