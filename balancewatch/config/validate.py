@@ -70,6 +70,7 @@ class Checker:
         self.problems: list[Problem] = []
         self.context = {CHECK_URLS: check_urls}
         self._rules: dict[Hashable, tuple[RuleEntry, ...]] = {}
+        self._fields_sets: dict[frozenset[str], set[str]] = {}
         """Rule lists validated so far, by what was written: the accounts that wrote the
         same rules share one tuple of (frozen) models, validated once."""
         if not isinstance(data, dict):
@@ -188,7 +189,17 @@ class Checker:
             if key not in ACCOUNT_KEYS | own:
                 self.report((*path, key), unknown_key(key, ACCOUNT_KEYS | own))
         values = {key: value for key, value in raw.items() if key in own}
-        return self.model(settings_cls, values, path)
+        return self._lean(self.model(settings_cls, values, path))
+
+    def _lean(self, model: M | None) -> M | None:
+        """``model`` holding the set of field names given that an earlier model with the same
+        names holds: each validated model has one (~220 B), the provider keeps its settings
+        for the daemon's life, and the models are frozen (the set is never changed)."""
+        if model is not None:
+            given = model.__pydantic_fields_set__
+            shared = self._fields_sets.setdefault(frozenset(given), given)
+            object.__setattr__(model, "__pydantic_fields_set__", shared)
+        return model
 
 
 def _frozen(value: Any) -> Hashable:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from balancewatch.daemon.history import History, Needs
+from balancewatch.daemon.history import History, Latest, Needs, kept_history
 from balancewatch.model import Severity
 from balancewatch.poll.plan import AccountPlan
 from balancewatch.records import AlertState, Health, PollRecord, Silence
@@ -36,7 +36,7 @@ class AccountCache:
         self.health: dict[str, Health] = {}
         self.states: dict[str, Mapping[str, AlertState]] = {}
         """Per account; one shared empty mapping for the many without any alert."""
-        self.history: dict[str, History] = {}
+        self.history: dict[str, History | Latest] = {}
         self._firing: Counter[Severity] = Counter()
         self._silences: list[Silence] = []
         self._silences_at: datetime | None = None
@@ -64,7 +64,7 @@ class AccountCache:
         if not recent:
             last = await db(store.last_snapshot, name)
             recent = [last] if last is not None else []
-        kept = self.history[name] = History(plan, needs)
+        kept = self.history[name] = kept_history(plan, needs)
         for snapshot in recent:
             kept.append(snapshot)
 
@@ -78,7 +78,7 @@ class AccountCache:
         self._count(self.states.pop(name, {}).values(), -1)
         self.history.pop(name, None)
 
-    def history_for(self, name: str, plan: AccountPlan, now: datetime) -> History:
+    def history_for(self, name: str, plan: AccountPlan, now: datetime) -> History | Latest:
         """The polls within the rules' window plus the previous one, for the rules to ask.
 
         Older ones are dropped from memory as they leave the window; the latest is always
@@ -86,7 +86,7 @@ class AccountCache:
         """
         kept = self.history.get(name)
         if kept is None:
-            kept = self.history[name] = History(plan, self._needs_of(plan))
+            kept = self.history[name] = kept_history(plan, self._needs_of(plan))
         kept.trim(now - plan.history_window)
         return kept
 

@@ -2,41 +2,26 @@
 the same whatever the window.
 
 :class:`History` answers the rules' questions (:class:`balancewatch.rules.history.History`)
-from :class:`Column`\\ s, one per amount the rules read (a currency and a balance kind).
-A column holds *runs*: consecutive polls that reported the same amount written the same
-way (``1.0`` is not ``1.00``) share one entry, and polls that did not report it form runs
-of ``None``. A balance that does not move costs one entry, however long the window. Per
-run a column keeps:
-
-- where it starts (the poll's number; it ends where the next one starts);
-- its amount, the poll's own Decimal object;
-- the sum of decreases from the column's first valued run up to it (exact, shared with
-  the run before when nothing dropped): the decreases since any instant are one
-  subtraction;
-- and two monotonic stacks of run numbers: ``highs`` (amounts strictly decreasing, so the
-  first one at or after a run is the highest amount from there on, the latest of equals)
-  and ``lows`` (amounts never decreasing: the lowest from there on, the earliest of
-  equals). A question about "since an instant" is a binary search in the poll times, then
-  in a stack.
-
-The sums and the stacks are made when a column gets its second run: most amounts do not
-move from one poll to the next, and a column of one run answers from that run alone.
-Appending a poll is amortized constant time, and so is dropping the polls that left the
-window (arrays are compacted once half of them is behind).
+from one :class:`~balancewatch.daemon.runs.Column` per amount the rules read (a currency
+and a balance kind): runs of equal amounts, with exact sums of decreases and monotonic
+stacks for the highest and lowest since any instant (:mod:`balancewatch.daemon.runs`).
+An account whose rules look back no further than the previous poll keeps that poll alone
+(:class:`Latest`). :class:`Needs` says what an account's rules read.
 """
 
 from __future__ import annotations
 
 import sys
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from balancewatch.daemon.runs import Column, stale
 from balancewatch.model import KIND_ALIASES, Balance, Snapshot
 from balancewatch.poll.plan import AccountPlan
-from balancewatch.rules.history import EXACT, ZERO, Point, Spending, decrease
+from balancewatch.rules.history import ZERO, Point, Spending
 from balancewatch.rules.specs import HeldIncreaseRule
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -71,121 +56,14 @@ class Needs:
         return cls(plan.history_window, tuple(sorted(kinds)), chosen)
 
 
+def kept_history(plan: AccountPlan, needs: Needs) -> History | Latest:
+    """What the daemon keeps of an account's polls: the previous one alone when its rules
+    look back no further (:class:`Latest`), else the window (:class:`History`)."""
+    return Latest(plan, needs) if needs.window <= timedelta(0) else History(plan, needs)
+
+
 def micros(at: datetime) -> int:
     return (at - EPOCH) // MICROSECOND
-
-
-def _same(value: Decimal | None, run: Decimal | None) -> bool:
-    """Whether a poll continues a run: no amount after none, or the same amount written
-    the same way (``compare_total``: 1.0 is not 1.00, so messages quote each as written)."""
-    if value is None or run is None:
-        return value is run
-    return value is run or value.compare_total(run) == 0
-
-
-COMPACT = 16
-"""Entries left behind at the front of an array before it is compacted (and only once
-they are half of it): dropping one poll at a time would move the whole window each time."""
-
-
-def _stale(count: int, size: int) -> bool:
-    return count >= COMPACT and 2 * count >= size
-
-
-class Moves:
-    """What a column of several runs keeps besides them: per run, the decreases up to it
-    (``spent``), and the run numbers of the ``highs`` and ``lows`` stacks."""
-
-    __slots__ = ("highs", "lows", "spent")
-
-    def __init__(self) -> None:
-        self.spent: list[Decimal] = [ZERO]
-        self.highs = array("q", [0])
-        self.lows = array("q", [0])
-
-
-class Column:
-    """One amount of one account, as runs of polls (see the module docstring)."""
-
-    __slots__ = ("base", "key", "last_valued", "moves", "starts", "values")
-
-    def __init__(self, key: tuple[str, str], poll: int, value: Decimal) -> None:
-        self.key = key
-        """(currency, kind), one tuple for every account."""
-        self.base = 0
-        """The run number of ``starts[0]``: numbers stay valid when runs are dropped."""
-        self.starts = array("q", [poll])
-        self.values: list[Decimal | None] = [value]
-        self.last_valued = 0
-        self.moves: Moves | None = None
-        """None while the column is one run (with an amount): it answers from that run."""
-
-    def append(self, poll: int, value: Decimal | None) -> None:
-        if _same(value, self.values[-1]):
-            return
-        moves = self.moves
-        if moves is None:
-            moves = self.moves = Moves()
-        run = self.base + len(self.starts)
-        self.starts.append(poll)
-        self.values.append(value)
-        spent = moves.spent
-        before = spent[-1]
-        if value is None:
-            spent.append(before)
-            return
-        previous = self.values[self.last_valued - self.base]
-        drop = decrease(previous, value) if previous is not None else ZERO
-        spent.append(EXACT.add(before, drop) if drop else before)
-        highs, lows, values, base = moves.highs, moves.lows, self.values, self.base
-        while highs and values[highs[-1] - base] <= value:  # type: ignore[operator]
-            highs.pop()
-        highs.append(run)
-        while lows and values[lows[-1] - base] > value:  # type: ignore[operator]
-            lows.pop()
-        lows.append(run)
-        self.last_valued = run
-
-    def value(self, run: int) -> Decimal | None:
-        return self.values[run - self.base]
-
-    def trim(self, first: int, polls: int) -> bool:
-        """Forget the runs that end before poll ``first`` (of ``polls`` appended); False
-        if none that reported the amount is left."""
-        if self.end(self.last_valued, polls) < first:
-            return False
-        stale = bisect_right(self.starts, first) - 1
-        moves = self.moves
-        if moves is not None and _stale(stale, len(self.starts)):
-            del self.starts[:stale], self.values[:stale], moves.spent[:stale]
-            self.base += stale
-            del moves.highs[: bisect_left(moves.highs, self.base)]
-            del moves.lows[: bisect_left(moves.lows, self.base)]
-        return True
-
-    def extreme(self, run: int, *, highest: bool) -> int | None:
-        """The run of the highest (lowest) amount from ``run`` on."""
-        if self.moves is None:  # one run, with an amount
-            return self.base
-        stack = self.moves.highs if highest else self.moves.lows
-        found = bisect_left(stack, run)
-        return stack[found] if found < len(stack) else None
-
-    def spent_between(self, first: int, last: int) -> Decimal:
-        """The decreases from run ``first`` to run ``last`` (both with an amount), exactly."""
-        if self.moves is None:
-            return ZERO
-        spent = self.moves.spent
-        return EXACT.subtract(spent[last - self.base], spent[first - self.base])
-
-    def run_at(self, poll: int) -> int:
-        """The number of the run that holds ``poll`` (the first run if it starts later)."""
-        return self.base + max(bisect_right(self.starts, poll) - 1, 0)
-
-    def end(self, run: int, polls: int) -> int:
-        """The last poll of ``run``, when ``polls`` polls have been appended in all."""
-        following = run + 1 - self.base
-        return self.starts[following] - 1 if following < len(self.starts) else polls - 1
 
 
 class History:
@@ -246,7 +124,7 @@ class History:
         gone = [column for column in self.columns if not column.trim(self.first, polls)]
         if gone:  # a currency gone for the whole window
             self.columns = [column for column in self.columns if column not in gone]
-        if _stale(keep, size):
+        if stale(keep, size):
             del self.times[:keep]
             self.origin = self.first
 
@@ -334,6 +212,66 @@ class History:
                 balances, last = _balances(keys, row), row
             found.append(Snapshot(self.plan.name, EPOCH + at * MICROSECOND, balances))
         return found
+
+
+class Latest:
+    """The previous poll alone, for rules that look back no further (no ``within`` nor
+    ``window``: two accounts in three in the bench): its time and the amounts they read,
+    as ``(key, amount, key, amount, ...)``. A third of a :class:`History` of one poll."""
+
+    __slots__ = ("amounts", "at", "needs", "plan")
+
+    def __init__(self, plan: AccountPlan, needs: Needs) -> None:
+        self.plan = plan
+        self.needs = needs
+        self.at: datetime | None = None
+        self.amounts: tuple[tuple[str, str] | Decimal, ...] = ()
+
+    def __len__(self) -> int:
+        return 0 if self.at is None else 1
+
+    def append(self, snapshot: Snapshot) -> None:
+        wanted = self.needs.currencies
+        found: list[tuple[str, str] | Decimal] = []
+        for currency, balance in snapshot.balances.items():
+            if wanted is None or currency in wanted:
+                for kind in self.needs.kinds:
+                    value = getattr(balance, kind)
+                    if value is not None:
+                        found += (_key(currency, kind), value)
+        self.at, self.amounts = snapshot.taken_at, tuple(found)
+
+    def trim(self, start: datetime) -> None:
+        """Nothing to forget: the previous poll is kept whatever its age."""
+
+    def latest(self, currency: str, kind: str) -> Point | None:
+        kind = KIND_ALIASES.get(kind, kind)
+        amounts = self.amounts
+        for at in range(0, len(amounts), 2):
+            key = amounts[at]
+            if key[0] == currency and key[1] == kind:  # type: ignore[index]
+                return self.at, amounts[at + 1]  # type: ignore[return-value]
+        return None
+
+    def last(self, currency: str, kind: str, since: datetime | None) -> Point | None:
+        point = self.latest(currency, kind)
+        return point if point is not None and (since is None or point[0] >= since) else None
+
+    def extreme(
+        self, currency: str, kind: str, start: datetime | None, *, highest: bool
+    ) -> Point | None:
+        return self.last(currency, kind, start)
+
+    def spending(self, currency: str, kind: str, start: datetime | None) -> Spending | None:
+        point = self.last(currency, kind, start)
+        return None if point is None else Spending(point[0], ZERO, point[1])
+
+    def snapshots(self) -> list[Snapshot]:
+        if self.at is None:
+            return []
+        keys = self.amounts[::2]
+        row: list[Decimal | None] = list(self.amounts[1::2])  # type: ignore[arg-type]
+        return [Snapshot(self.plan.name, self.at, _balances(keys, row))]  # type: ignore[arg-type]
 
 
 _KEYS: dict[tuple[str, str], tuple[str, str]] = {}

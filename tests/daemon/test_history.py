@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from balancewatch.config.load import parse_config
-from balancewatch.daemon.history import History, Needs
+from balancewatch.daemon.history import History, Latest, Needs, kept_history
 from balancewatch.model import Balance, Snapshot
 from balancewatch.poll.decide import recent_history
 from balancewatch.poll.plan import make_plan
@@ -78,12 +78,14 @@ def test_the_incremental_history_answers_every_question_as_the_list_does(
     window: timedelta,
     offsets: list[int],
 ) -> None:
-    """At every poll, trimmed to the window as the daemon trims it, the cache and the list
+    """At every poll, trimmed to the window as the daemon trims it (the previous poll alone
+    when the window is zero), the cache and the list
     of the same snapshots give the same previous amount, latest amount since an instant,
     highest and lowest since an instant (the same poll of equals), and the same spending
     (first poll, exact sum of decreases, last amount), for instants before, inside and after
     the kept polls."""
-    kept = History(PLAN, Needs(window, KINDS, None))
+    kept = kept_history(PLAN, Needs(window, KINDS, None))
+    assert isinstance(kept, Latest if window == timedelta(0) else History)
     seen: list[Snapshot] = []
     for snap in snapshots(drawn):
         now = snap.taken_at
