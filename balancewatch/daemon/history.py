@@ -44,8 +44,7 @@ class Needs:
     def of(cls, plan: AccountPlan) -> Needs:
         kinds: set[str] = set()
         currencies: set[str] | None = set()
-        for entry in plan.rules.entries:
-            spec = entry.spec
+        for spec in plan.rules.specs:
             kind = spec.kind if isinstance(spec, HeldIncreaseRule) else spec.balance
             kinds.add(KIND_ALIASES.get(kind, kind))
             if spec.currency is None or currencies is None:
@@ -116,7 +115,7 @@ class History:
     def trim(self, start: datetime) -> None:
         """Forget polls before ``start``, except the latest: the next poll's previous one."""
         size = len(self.times)
-        keep = min(bisect_left(self.times, micros(start), self.first - self.origin), size - 1)
+        keep = min(self._seek(micros(start)), size - 1)
         if keep <= self.first - self.origin:
             return
         self.first = self.origin + keep
@@ -140,11 +139,20 @@ class History:
                 return column
         return None
 
+    def _seek(self, micros: int) -> int:
+        """Where in ``times`` the first kept poll at or after ``micros`` is (the length if
+        none): the first kept poll or the next one (trims and most questions start there),
+        else a binary search."""
+        times, at = self.times, self.first - self.origin
+        for _ in range(2):
+            if at == len(times) or times[at] >= micros:
+                return at
+            at += 1
+        return bisect_left(times, micros, at)
+
     def _from(self, start: datetime | None) -> int:
         """The number of the first kept poll at or after ``start``."""
-        if start is None:
-            return self.first
-        return self.origin + bisect_left(self.times, micros(start), self.first - self.origin)
+        return self.first if start is None else self.origin + self._seek(micros(start))
 
     def latest(self, currency: str, kind: str) -> Point | None:
         column = self._column(currency, kind)

@@ -49,26 +49,31 @@ def stale(count: int, size: int) -> bool:
 
 class Moves:
     """What a column of several runs keeps besides them: per run, the decreases up to it
-    (``spent``), and the run numbers of the ``highs`` and ``lows`` stacks."""
+    (``spent``); the run numbers of the ``highs`` and ``lows`` stacks, and in each the place
+    of the first entry at or after the head run (where most questions start)."""
 
-    __slots__ = ("highs", "lows", "spent")
+    __slots__ = ("high", "highs", "low", "lows", "spent")
 
     def __init__(self) -> None:
         self.spent: list[Decimal] = [ZERO]
         self.highs = array("q", [0])
         self.lows = array("q", [0])
+        self.high = 0
+        self.low = 0
 
 
 class Column:
     """One amount of one account, as runs of polls (see the module docstring)."""
 
-    __slots__ = ("base", "key", "last_valued", "moves", "starts", "values")
+    __slots__ = ("base", "head", "key", "last_valued", "moves", "starts", "values")
 
     def __init__(self, key: tuple[str, str], poll: int, value: Decimal) -> None:
         self.key = key
         """(currency, kind), one tuple for every account."""
         self.base = 0
         """The run number of ``starts[0]``: numbers stay valid when runs are dropped."""
+        self.head = 0
+        """The run holding the first kept poll (runs before it wait to be compacted)."""
         self.starts = array("q", [poll])
         self.values: list[Decimal | None] = [value]
         self.last_valued = 0
@@ -96,9 +101,11 @@ class Column:
         while highs and values[highs[-1] - base] <= value:  # type: ignore[operator]
             highs.pop()
         highs.append(run)
+        moves.high = min(moves.high, len(highs) - 1)
         while lows and values[lows[-1] - base] > value:  # type: ignore[operator]
             lows.pop()
         lows.append(run)
+        moves.low = min(moves.low, len(lows) - 1)
         self.last_valued = run
 
     def value(self, run: int) -> Decimal | None:
@@ -109,22 +116,32 @@ class Column:
         if none that reported the amount is left."""
         if self.end(self.last_valued, polls) < first:
             return False
-        stale_runs = bisect_right(self.starts, first) - 1
+        self.head = self.run_at(first)
         moves = self.moves
-        if moves is not None and stale(stale_runs, len(self.starts)):
-            del self.starts[:stale_runs], self.values[:stale_runs], moves.spent[:stale_runs]
-            self.base += stale_runs
-            del moves.highs[: bisect_left(moves.highs, self.base)]
-            del moves.lows[: bisect_left(moves.lows, self.base)]
+        if moves is None:
+            return True
+        # The last valued run, at or after the head, is on both stacks: these stop.
+        while moves.highs[moves.high] < self.head:
+            moves.high += 1
+        while moves.lows[moves.low] < self.head:
+            moves.low += 1
+        behind = self.head - self.base
+        if stale(behind, len(self.starts)):
+            del self.starts[:behind], self.values[:behind], moves.spent[:behind]
+            self.base = self.head
+            del moves.highs[: moves.high], moves.lows[: moves.low]
+            moves.high = moves.low = 0
         return True
 
     def extreme(self, run: int, *, highest: bool) -> int | None:
         """The run of the highest (lowest) amount from ``run`` on."""
-        if self.moves is None:  # one run, with an amount
+        moves = self.moves
+        if moves is None:  # one run, with an amount
             return self.base
-        stack = self.moves.highs if highest else self.moves.lows
-        found = bisect_left(stack, run)
-        return stack[found] if found < len(stack) else None
+        stack, at = (moves.highs, moves.high) if highest else (moves.lows, moves.low)
+        if stack[at] < run:
+            at = bisect_left(stack, run, at)
+        return stack[at] if at < len(stack) else None
 
     def spent_between(self, first: int, last: int) -> Decimal:
         """The decreases from run ``first`` to run ``last`` (both with an amount), exactly."""
@@ -134,8 +151,16 @@ class Column:
         return EXACT.subtract(spent[last - self.base], spent[first - self.base])
 
     def run_at(self, poll: int) -> int:
-        """The number of the run that holds ``poll`` (the first run if it starts later)."""
-        return self.base + max(bisect_right(self.starts, poll) - 1, 0)
+        """The number of the run that holds ``poll`` (the first run if it starts later):
+        the head run or the next one, else a binary search."""
+        starts, at = self.starts, self.head - self.base
+        if starts[at] <= poll:
+            for _ in range(2):
+                if at + 1 == len(starts) or poll < starts[at + 1]:
+                    return self.base + at
+                at += 1
+            return self.base + bisect_right(starts, poll, at) - 1
+        return self.base + max(bisect_right(starts, poll, 0, at) - 1, 0)
 
     def end(self, run: int, polls: int) -> int:
         """The last poll of ``run``, when ``polls`` polls have been appended in all."""

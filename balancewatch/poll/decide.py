@@ -25,7 +25,7 @@ from balancewatch.notify import wording as messages
 from balancewatch.poll.plan import AccountPlan
 from balancewatch.providers import Client, fetch
 from balancewatch.records import AlertState, Health, PollRecord
-from balancewatch.rules import RuleContext, RuleResult, evaluate_rules
+from balancewatch.rules import RuleContext, RuleResult, evaluate_specs
 from balancewatch.rules import health as health_rules
 from balancewatch.rules.history import History, SnapshotHistory
 
@@ -113,7 +113,7 @@ def evaluate(
         refs = {k: s.event_ref for k, s in states.items() if s.event_ref is not None}
         past = SnapshotHistory(history) if isinstance(history, Sequence) else history
         ctx = RuleContext(outcome, past, now, firing, refs)
-        result += evaluate_rules(plan.rules.entries, plan.rules.ids, ctx)
+        result += evaluate_specs(plan.rules.specs, plan.rules.ids, ctx)
     return result
 
 

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from balancewatch import alerts
 from balancewatch.config.load import Account, Config, Defaults, Effective
 from balancewatch.providers import Provider
-from balancewatch.rules.specs import RuleEntry, rule_ids
+from balancewatch.rules.specs import RuleEntry, RuleSpec, rule_ids
 
 T = TypeVar("T")
 
@@ -36,6 +36,8 @@ class RuleSet:
     """An account's rules, their ids, and what follows from them alone."""
 
     entries: tuple[RuleEntry, ...]
+    specs: tuple[RuleSpec, ...]
+    """Each entry's rule, unwrapped once (``RuleEntry.spec`` searches its four keys)."""
     ids: tuple[str, ...]
     window: timedelta
     """How much history the rules need: the longest ``within``/``window``, else zero.
@@ -56,7 +58,8 @@ class RuleSet:
                     spans.append(value)
         ids = tuple(rule_ids(list(entries)))
         needed = {rid: entry.spec.consecutive for rid, entry in zip(ids, entries, strict=True)}
-        return cls(entries, ids, max(spans), needed)
+        specs = tuple(entry.spec for entry in entries)
+        return cls(entries, specs, ids, max(spans), needed)
 
     def __hash__(self) -> int:
         return hash(self.entries)
