@@ -17,6 +17,7 @@ into a :class:`~balancewatch.config.models.Config` is :mod:`balancewatch.config.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Hashable, Set
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -189,6 +190,8 @@ class Checker:
             if key not in ACCOUNT_KEYS | own:
                 self.report((*path, key), unknown_key(key, ACCOUNT_KEYS | own))
         values = {key: value for key, value in raw.items() if key in own}
+        if isinstance(values.get("base_url"), str):  # one string for the accounts of a host
+            values["base_url"] = sys.intern(values["base_url"])
         return self._lean(self.model(settings_cls, values, path))
 
     def _lean(self, model: M | None) -> M | None:

@@ -33,7 +33,8 @@ DbCall = Callable[..., Awaitable[Any]]
 
 class AccountCache:
     def __init__(self) -> None:
-        self.health: dict[str, Health] = {}
+        self.health: dict[str, Health | datetime] = {}
+        """Per account: its Health, or for a well account the instant it was last polled."""
         self.states: dict[str, Mapping[str, AlertState]] = {}
         """Per account; one shared empty mapping for the many without any alert."""
         self.history: dict[str, History | Latest] = {}
@@ -50,7 +51,7 @@ class AccountCache:
         if name not in self.states:
             health = await db(store.health, name)
             if health is not None:
-                self.health[name] = health
+                self._keep_health(health)
             self.states[name] = await db(store.alert_states, name) or NO_STATES
             self._count(self.states[name].values(), +1)
         kept = self.history.get(name)
@@ -92,7 +93,7 @@ class AccountCache:
 
     def remember(self, record: PollRecord) -> None:
         """Keep the cache equal to what was just committed."""
-        self.health[record.account] = record.health
+        self._keep_health(record.health)
         if not record.alerts:
             self.states.setdefault(record.account, NO_STATES)
         else:
@@ -105,6 +106,22 @@ class AccountCache:
             kept.append(record.snapshot)
             # Polls the next one cannot see, dropped now rather than a whole interval later.
             kept.trim(record.snapshot.taken_at - kept.needs.window)
+
+    def health_of(self, name: str) -> Health | None:
+        """The account's health as last committed (None before its first poll)."""
+        kept = self.health.get(name)
+        if isinstance(kept, datetime):
+            return Health(name, last_ok_at=kept, last_poll_at=kept)
+        return kept
+
+    def _keep_health(self, health: Health) -> None:
+        """Most accounts are well: of their health, the instant of the last poll is all
+        there is to keep (a Health of its own is ~100 B an account)."""
+        at = health.last_ok_at
+        if at is not None and health == Health(health.account, last_ok_at=at, last_poll_at=at):
+            self.health[health.account] = at
+        else:
+            self.health[health.account] = health
 
     def _keep(self, states: dict[str, AlertState], changed: Iterable[AlertState]) -> None:
         for state in changed:

@@ -100,13 +100,14 @@ class Ticker:
         self._scheduler: Any = AsyncIOScheduler(timezone=UTC)  # on the loop running start()
         self._scheduler.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
         self._due: dict[str, datetime] = {}
+        self._floats: dict[timedelta, float] = {}
 
     def add(self, name: str, interval: timedelta, jitter: timedelta, first: datetime) -> None:
         """Poll ``name`` at ``first``, then once per ``interval`` in its slot."""
-        seconds = interval.total_seconds()
-        trigger = SlotTrigger(
-            interval=seconds, jitter=jitter.total_seconds(), offset=phase(name), first=first
-        )
+        # Accounts share their interval and jitter: one float object each, not one a job.
+        seconds = self._floats.setdefault(interval, interval.total_seconds())
+        spread = self._floats.setdefault(jitter, jitter.total_seconds())
+        trigger = SlotTrigger(interval=seconds, jitter=spread, offset=phase(name), first=first)
         job = self._scheduler.add_job(
             self._run,
             trigger,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from balancewatch.config.load import Config, default_config_path, load_config, state_path
+from balancewatch.daemon import heap
 from balancewatch.daemon.cache import AccountCache
 from balancewatch.daemon.commits import GroupCommit
 from balancewatch.daemon.logs import get_logger, setup_logging
@@ -133,6 +134,7 @@ class Daemon:
             asyncio.create_task(self._delivery_loop(), name="delivery"),
             asyncio.create_task(self._watchdog_loop(), name="watchdog"),
             asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
+            asyncio.create_task(heap.settle_after(self._first_round()), name="settle"),
         ]
         self.sd.ready(self._status_line())
         log.info("started", accounts=len(self.plans), config=str(self.config_path))
@@ -205,6 +207,14 @@ class Daemon:
             first = self.clock() + phase(name) * spread
             self._ticker.add(name, plan.effective.interval, plan.effective.jitter, first)
 
+    def _first_round(self) -> float:
+        """Seconds until every account has been polled once (its cache entries made)."""
+        rounds = (
+            first_run_spread(len(self.plans), p.effective.interval) + p.effective.timeout
+            for p in self.plans.values()
+        )
+        return max(rounds, default=timedelta(0)).total_seconds() + 1
+
     async def reload(self) -> None:
         self.sd.reloading()
         try:
@@ -220,6 +230,7 @@ class Daemon:
         REDACTOR.update(secrets)
         self.config = config
         self._apply_plans(plans)
+        heap.settle()
         if self.metrics is not None:
             self.metrics.last_reload_ok.set(1)
         await self.db(self.store.set_meta, "last_reload_ok", "1")
@@ -241,7 +252,7 @@ class Daemon:
         late_ms = round((now - scheduled).total_seconds() * 1000, 1) if scheduled else None
         await self.cache.ensure(name, plan, self.store, self.db, now)
         now = self.clock()
-        if not may_poll(plan, self.cache.health.get(name), now):
+        if not may_poll(plan, self.cache.health_of(name), now):
             log.debug("poll_skipped", account=name, reason="backoff")
             return
         started = time.monotonic()
@@ -263,7 +274,7 @@ class Daemon:
         record, _ = decide(
             plan,
             outcome,
-            previous_health=self.cache.health.get(name),
+            previous_health=self.cache.health_of(name),
             history=self.cache.history_for(name, plan, now),
             states=self.cache.states.get(name, {}),
             now=now,
@@ -335,6 +346,7 @@ class Daemon:
                 log.info("pruned", rows=removed)
             except StateError as error:
                 log.error("prune_failed", error=str(error))
+            heap.settle()
             self.sd.status(self._status_line())
             await asyncio.sleep(PRUNE_EVERY.total_seconds())
 
@@ -350,11 +362,9 @@ class Daemon:
         problems = []
         if now - self.heartbeat.loop > 15:
             problems.append(f"event loop stuck for {now - self.heartbeat.loop:.0f}s")
-        shortest = min(
-            (p.effective.interval.total_seconds() for p in self.plans.values()), default=None
-        )
+        intervals = [p.effective.interval.total_seconds() for p in self.plans.values()]
         last = self.heartbeat.last_poll or self.heartbeat.started
-        if shortest is not None and now - last > 3 * shortest + 30:
+        if intervals and now - last > 3 * min(intervals) + 30:
             problems.append(f"nothing polled for {now - last:.0f}s")
         if now - self.heartbeat.last_delivery_run > 6 * DELIVERY_TICK + 60:
             problems.append("outbox not processed for over a minute")
