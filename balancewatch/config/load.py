@@ -186,8 +186,11 @@ def parse_config(
     deferred = [] if secrets else [p for p in resolved.problems if p.path[:1] != ("state",)]
     lines = document.lines
     early = [*document.problems, *(p for p in resolved.problems if p not in deferred)]
-    del document  # resolved.data is a copy: the peak of memory is lower without the original
-    checker = Checker(resolved.data, lines, check_urls=secrets)
+    del document  # resolved.data is document.data, resolved in place
+    unresolved_accounts = {
+        p.path[1] for p in resolved.problems if p.path[:1] == ("accounts",) and len(p.path) > 1
+    }
+    checker = Checker(resolved.data, lines, check_urls=secrets, keep=unresolved_accounts)
     fields = checker.sections()
     if fields:
         cross_check(checker, fields)

@@ -1,8 +1,8 @@
 """The status page's server, started on the daemon's loop with what it may read.
 
 The page (:mod:`balancewatch.web`) imports nothing of the daemon's: it is handed the
-store and the database thread to read it on, the config in force, the health check and
-the metrics' renderer.
+store and the database thread to read it on, the config and the plans in force, the
+health check and the metrics' renderer.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ async def start_page(daemon: Daemon) -> bool:
         metrics=metrics.render,
         metrics_type=metrics.content_type,
         clock=daemon.clock,
+        plans=lambda: daemon.plans,
     )
     server = WebServer(source, http)
     try:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from balancewatch.config.load import Config, default_config_path, load_config, state_location
+from balancewatch.daemon import heap
 from balancewatch.daemon.cache import AccountCache
 from balancewatch.daemon.commits import GroupCommit
 from balancewatch.daemon.delivery import DELIVERY_TICK, deliver_round, delivery_loop
@@ -38,20 +39,14 @@ from balancewatch.daemon.logs import get_logger, setup_logging
 from balancewatch.daemon.metrics import Heartbeat, Metrics
 from balancewatch.daemon.observe import log_poll
 from balancewatch.daemon.page import start_page
-from balancewatch.daemon.schedule import Ticker, first_run_spread, phase
+from balancewatch.daemon.schedule import Ticker, first_round, first_run_spread, phase
 from balancewatch.daemon.sdnotify import Notifier as SdNotifier
 from balancewatch.daemon.sharing import Sharing
 from balancewatch.model import ConfigError, ProviderError, Severity, Snapshot, StateError
 from balancewatch.notify import outbox as notify
 from balancewatch.notify.wording import system_notification
-from balancewatch.poll.decide import (
-    AccountPlan,
-    decide,
-    make_plan,
-    may_poll,
-    poll,
-    redactable_secrets,
-)
+from balancewatch.poll.decide import decide, may_poll, poll
+from balancewatch.poll.plan import AccountPlan, Plans, plan_config
 from balancewatch.providers import make_client
 from balancewatch.redaction import REDACTOR
 from balancewatch.state import LeaseLost, Store, open_store
@@ -83,12 +78,18 @@ class Daemon:
         store: Store,
         *,
         config_path: Path,
+        plans: Plans | None = None,
         clock: Callable[[], datetime] = utcnow,
         environ: dict[str, str] | None = None,
     ) -> None:
+        """``config`` as loaded, or with ``plans`` as ``plan_config`` gave them."""
         if config.unresolved:
             raise ValueError("a config loaded without its secrets cannot run the daemon")
+        if plans is None:
+            config, plans, secrets = plan_config(config)
+            REDACTOR.update(secrets)
         self.config = config
+        self._loaded: Plans = plans  # scheduled by main()
         self.store = store
         self.config_path = config_path
         self.clock = clock
@@ -123,8 +124,7 @@ class Daemon:
         return await asyncio.get_running_loop().run_in_executor(self._db, func, *args)
 
     def _host_limit(self, plan: AccountPlan) -> asyncio.Semaphore:
-        host = plan.provider.host
-        return self._hosts.setdefault(host, asyncio.Semaphore(MAX_PER_HOST))
+        return self._hosts.setdefault(plan.host, asyncio.Semaphore(MAX_PER_HOST))
 
     # ------------------------------------------------------------ lifecycle
 
@@ -138,7 +138,8 @@ class Daemon:
         if not await start_page(self):  # the status page, /metrics, /healthz
             await self._client.aclose()
             return 1
-        self._apply_plans(self.config)
+        self._apply_plans(self._loaded)
+        self._loaded = {}
         await self.sharing.join()  # the members known before the first tick
         self._ticker.start()
         tasks = [
@@ -147,6 +148,7 @@ class Daemon:
             asyncio.create_task(self.sharing.ping_loop(self._client), name="ping"),
             asyncio.create_task(self._watchdog_loop(), name="watchdog"),
             asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
+            asyncio.create_task(heap.settle_after(first_round(self.plans.values())), name="settle"),
         ]
         self.sd.ready(self._status_line())
         log.info("started", accounts=len(self.plans), config=str(self.config_path))
@@ -197,32 +199,35 @@ class Daemon:
 
     # ------------------------------------------------------------ scheduling
 
-    def _apply_plans(self, config: Config) -> None:
-        """Schedule new accounts, reschedule changed ones, drop removed ones."""
-        new = {a.name: make_plan(a, config.defaults) for a in config.accounts if a.enabled}
+    def _apply_plans(self, new: Plans) -> None:
+        """Schedule new accounts, reschedule changed ones, drop removed ones. An account a
+        reload left as it was keeps its plan object (and the cache what it read for it)."""
         for name in set(self.plans) - set(new):
             self._ticker.remove(name)
             self.cache.forget(name)
             self.sharing.forget(name)
             if self.metrics is not None:
                 self.metrics.forget(name)
+            del self.plans[name]
         for name, plan in new.items():
             old = self.plans.get(name)
+            if old is not None and old.same_as(plan):
+                continue
             self.plans[name] = plan
-            if old is not None and (old.interval, old.jitter) == (plan.interval, plan.jitter):
+            timing = (plan.effective.interval, plan.effective.jitter)
+            if old is not None and (old.effective.interval, old.effective.jitter) == timing:
                 continue
             if old is not None:
                 self._ticker.remove(name)
-            spread = first_run_spread(len(new), plan.interval)
+            spread = first_run_spread(len(new), plan.effective.interval)
             first = self.clock() + phase(name) * spread
-            self._ticker.add(name, plan.interval, plan.jitter, first)
-        for name in set(self.plans) - set(new):
-            del self.plans[name]
+            self._ticker.add(name, plan.effective.interval, plan.effective.jitter, first)
 
     async def reload(self) -> None:
         self.sd.reloading()
         try:
-            config = await asyncio.to_thread(load_config, self.config_path)
+            path = self.config_path
+            config, plans, secrets = await asyncio.to_thread(lambda: plan_config(load_config(path)))
         except ConfigError as error:
             if self.metrics is not None:
                 self.metrics.last_reload_ok.set(0)
@@ -230,10 +235,11 @@ class Daemon:
             log.error("reload_failed", problems=error.problems, kept="previous config")
             self.sd.ready(self._status_line() + "; last reload FAILED")
             return
-        REDACTOR.update(redactable_secrets(config))
+        REDACTOR.update(secrets)
         self.config = config
-        self._apply_plans(config)
+        self._apply_plans(plans)
         self.sharing.reconfigure(config, self.plans.values())
+        heap.settle()
         if self.metrics is not None:
             self.metrics.last_reload_ok.set(1)
         await self.db(self.store.set_meta, "last_reload_ok", "1")
@@ -258,7 +264,7 @@ class Daemon:
             return
         await self.cache.ensure(name, plan, self.store, self.db, now)
         now = self.clock()
-        if not may_poll(plan, self.cache.health.get(name), now):
+        if not may_poll(plan, self.cache.health_of(name), now):
             log.debug("poll_skipped", account=name, reason="backoff")
             return
         started = time.monotonic()
@@ -281,7 +287,7 @@ class Daemon:
         record, _ = decide(
             plan,
             outcome,
-            previous_health=self.cache.health.get(name),
+            previous_health=self.cache.health_of(name),
             history=self.cache.history_for(name, plan, now),
             states=self.cache.states.get(name, {}),
             now=now,
@@ -337,6 +343,7 @@ class Daemon:
                 log.info("pruned", rows=removed)
             except StateError as error:
                 log.error("prune_failed", error=str(error))
+            heap.settle()
             self.sd.status(self._status_line())
             await asyncio.sleep(PRUNE_EVERY.total_seconds())
 
@@ -353,9 +360,9 @@ class Daemon:
         problems = [state] if state else []
         if now - self.heartbeat.loop > 15:
             problems.append(f"event loop stuck for {now - self.heartbeat.loop:.0f}s")
-        shortest = min((p.interval.total_seconds() for p in self.plans.values()), default=None)
+        intervals = [p.effective.interval.total_seconds() for p in self.plans.values()]
         last = self.heartbeat.last_poll or self.heartbeat.started
-        if shortest is not None and now - last > 3 * shortest + 30:
+        if intervals and now - last > 3 * min(intervals) + 30:
             problems.append(f"nothing polled for {now - last:.0f}s")
         if now - self.heartbeat.last_delivery_run > 6 * DELIVERY_TICK + 60:
             problems.append("outbox not processed for over a minute")
@@ -372,7 +379,8 @@ def run(config_path: Path | None, *, log_level: str | None = None) -> int:
         for line in error.problems:
             log.error("config_error", problem=line)
         return 2
-    REDACTOR.update(redactable_secrets(config))
+    config, plans, secrets = plan_config(config)
+    REDACTOR.update(secrets)
     setup_logging(log_level or config.logging.level)
     try:
         store = open_store(state_location(config, os.environ), now=utcnow(), pool_size=POOL_SIZE)
@@ -380,6 +388,6 @@ def run(config_path: Path | None, *, log_level: str | None = None) -> int:
         log.error("state_error", error=str(error))
         return 1
     try:
-        return asyncio.run(Daemon(config, store, config_path=path).main())
+        return asyncio.run(Daemon(config, store, config_path=path, plans=plans).main())
     finally:
         store.close()

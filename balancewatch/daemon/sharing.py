@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from balancewatch.config.load import Config
     from balancewatch.daemon.service import Daemon
+    from balancewatch.poll.plan import AccountPlan
 
 log = get_logger("balancewatch.daemon")
 
@@ -55,14 +56,13 @@ OVERDUE_EVERY = 15.0
 PING_TIMEOUT = 10.0
 
 
-def account_facts(plan: Any) -> list[Any]:
+def account_facts(plan: AccountPlan) -> list[Any]:
     """What the daemons must agree on about one account, for the config hash."""
-    effective = getattr(plan, "effective", plan)
-    rules = getattr(plan.rules, "entries", plan.rules)
+    effective = plan.effective
     return [
         plan.name,
         plan.fingerprint,
-        [entry.model_dump(mode="json") for entry in rules],
+        [entry.model_dump(mode="json") for entry in plan.rules.entries],
         list(plan.tags),
         *(str(getattr(effective, key)) for key in ("interval", "timeout", "jitter", "repeat")),
         effective.failures_before_alert,
@@ -70,13 +70,13 @@ def account_facts(plan: Any) -> list[Any]:
     ]
 
 
-def plans_hash(config: Config, plans: Iterable[Any]) -> str:
+def plans_hash(config: Config, plans: Iterable[AccountPlan]) -> str:
     return config_hash(config, (account_facts(plan) for plan in plans))
 
 
-def timing(plan: Any) -> tuple[float, float, float]:
+def timing(plan: AccountPlan) -> tuple[float, float, float]:
     """(interval, timeout, jitter) of a plan, in seconds."""
-    effective = getattr(plan, "effective", plan)
+    effective = plan.effective
     return (
         effective.interval.total_seconds(),
         effective.timeout.total_seconds(),
@@ -102,7 +102,7 @@ class Sharing:
 
     # ------------------------------------------------------------ at each tick
 
-    async def acquire(self, plan: Any) -> int | None:
+    async def acquire(self, plan: AccountPlan) -> int | None:
         """The fencing token to poll ``plan`` under now, or None: not this daemon's turn
         (another holds it, or should), or the state does not answer."""
         name: str = plan.name
@@ -125,15 +125,15 @@ class Sharing:
             self.d.cache.forget(name)  # polled elsewhere meanwhile: read it all again
         return claim.token
 
-    def _lease(self, plan: Any) -> tuple[float, float]:
+    def _lease(self, plan: AccountPlan) -> tuple[float, float]:
         """(the lease to claim, what is left of it that a poll needs) in seconds: the
         poll's own commit, and the time until the next tick, which renews it if need be."""
-        effective = getattr(plan, "effective", plan)
+        effective = plan.effective
         lease = self.d.config.state.account_lease(effective.interval, effective.timeout)
         interval, timeout, jitter = timing(plan)
         return lease.total_seconds(), max(timeout + 1.0, interval + jitter)
 
-    def committed(self, plan: Any) -> None:
+    def committed(self, plan: AccountPlan) -> None:
         """After a poll's record is written: hand the account over if it is now another
         live daemon's (it claims it at the next slot, so none is missed), else renew its
         lease in the background if it would not cover the next poll."""
@@ -195,7 +195,7 @@ class Sharing:
 
     # ------------------------------------------------------------ membership
 
-    def reconfigure(self, config: Config, plans: Iterable[Any]) -> None:
+    def reconfigure(self, config: Config, plans: Iterable[AccountPlan]) -> None:
         """A reload: the new config's hash (others see it at the next heartbeat)."""
         self.membership.config_hash = plans_hash(config, plans)
         self._period = None
@@ -204,7 +204,7 @@ class Sharing:
         """Seconds between heartbeats, from the plans (again after each reload)."""
         if self._period is None:
             plans = self.d.plans.values()
-            shortest = min((getattr(p, "effective", p).interval for p in plans), default=None)
+            shortest = min((p.effective.interval for p in plans), default=None)
             self._period = heartbeat_period(shortest)
         return self._period
 

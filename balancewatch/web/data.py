@@ -30,8 +30,9 @@ def status_data(store: Store, accounts: Sequence[str], now: datetime) -> dict[st
     """Everything ``status`` shows, as plain data (the JSON form).
 
     Two queries for all accounts (latest snapshots, health), not two per account: the
-    page's API serves it for 10,000 accounts.
+    page's API serves it for 10,000 accounts. Accounts by name, as the page lists them.
     """
+    accounts = sorted(accounts)
     snaps = store.last_snapshots(accounts)
     healths = {h.account: h for h in store.all_health()}
     rows = []

@@ -15,7 +15,7 @@ from balancewatch.daemon.cluster import Membership, config_hash, heartbeat_perio
 from balancewatch.daemon.commits import GroupCommit
 from balancewatch.daemon.sharing import plans_hash
 from balancewatch.model import Snapshot
-from balancewatch.poll.decide import make_plan
+from balancewatch.poll.plan import make_plan
 from balancewatch.records import Health, PollRecord
 from balancewatch.state import Claim, LeaseLost, Member
 from balancewatch.state.sqlite import SqliteStore
