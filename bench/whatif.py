@@ -18,6 +18,9 @@ Several may be combined, comma-separated.
   and httpx's own connection pool (httpcore), instead of
   ``balancewatch.providers._http.transport``'s ``SharedClient`` over aiohttp's pool: what that
   decision is worth, measured in the daemon.
+- ``claim-every-poll``: a lease claimed again before every poll, instead of kept while it
+  covers the poll and the next tick (``balancewatch.daemon.claims.Leases.needs_renewal``):
+  what keeping leases saves (``bench.ha cpu --what-if claim-every-poll``).
 """
 
 from __future__ import annotations
@@ -91,7 +94,17 @@ def _httpx_pool() -> None:
     transport.SharedClient = Client  # type: ignore[assignment,misc]
 
 
-EXPERIMENTS = {"prefix-redactor": _prefix_redactor, "httpx-pool": _httpx_pool}
+def _claim_every_poll() -> None:
+    from balancewatch.daemon.claims import Leases
+
+    Leases.needs_renewal = lambda self, name, cover: True  # type: ignore[method-assign]
+
+
+EXPERIMENTS = {
+    "prefix-redactor": _prefix_redactor,
+    "httpx-pool": _httpx_pool,
+    "claim-every-poll": _claim_every_poll,
+}
 
 
 def apply(names: str) -> None:

@@ -24,12 +24,15 @@ import math
 import random
 import sys
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.triggers.base import BaseTrigger
+
+if TYPE_CHECKING:
+    from balancewatch.poll.plan import AccountPlan
 
 NO_KEYWORDS: Mapping[str, Any] = MappingProxyType({})
 SLOT_TOLERANCE = 1e-6
@@ -145,3 +148,11 @@ class Ticker:
 
     def shutdown(self) -> None:
         self._scheduler.shutdown(wait=False)
+
+
+def first_round(plans: Collection[AccountPlan]) -> float:
+    """Seconds until every account has been polled once (its cache entries made)."""
+    rounds = (
+        first_run_spread(len(plans), p.effective.interval) + p.effective.timeout for p in plans
+    )
+    return max(rounds, default=timedelta(0)).total_seconds() + 1

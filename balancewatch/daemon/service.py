@@ -20,7 +20,6 @@ One asyncio loop runs everything:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import time
@@ -31,16 +30,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from balancewatch.config.load import Config, default_config_path, load_config, state_path
+from balancewatch.config.load import Config, default_config_path, load_config, state_location
 from balancewatch.daemon import heap
 from balancewatch.daemon.cache import AccountCache
 from balancewatch.daemon.commits import GroupCommit
+from balancewatch.daemon.delivery import DELIVERY_TICK, deliver_round, delivery_loop
 from balancewatch.daemon.logs import get_logger, setup_logging
 from balancewatch.daemon.metrics import Heartbeat, Metrics
 from balancewatch.daemon.observe import log_poll
 from balancewatch.daemon.page import start_page
-from balancewatch.daemon.schedule import Ticker, first_run_spread, phase
+from balancewatch.daemon.schedule import Ticker, first_round, first_run_spread, phase
 from balancewatch.daemon.sdnotify import Notifier as SdNotifier
+from balancewatch.daemon.sharing import Sharing
 from balancewatch.model import ConfigError, ProviderError, Severity, Snapshot, StateError
 from balancewatch.notify import outbox as notify
 from balancewatch.notify.wording import system_notification
@@ -48,7 +49,7 @@ from balancewatch.poll.decide import decide, may_poll, poll
 from balancewatch.poll.plan import AccountPlan, Plans, plan_config
 from balancewatch.providers import make_client
 from balancewatch.redaction import REDACTOR
-from balancewatch.state.sqlite import SqliteStore
+from balancewatch.state import LeaseLost, Store, open_store
 from balancewatch.web.app import WebServer
 
 T = TypeVar("T")
@@ -56,12 +57,14 @@ log = get_logger("balancewatch.daemon")
 
 STOP_GRACE = 10.0
 """Seconds SIGTERM waits for in-flight polls and deliveries."""
-DELIVERY_TICK = 5.0
 MAX_CONCURRENT_POLLS = 16
 """httpx slows sharply past a few dozen concurrent requests (pool contention): measured
 400 polls at 10 concurrent in 0.5 s, at 100 concurrent in 0.9-5 s."""
 MAX_PER_HOST = 8
 PRUNE_EVERY = timedelta(hours=6)
+POOL_SIZE = 4
+"""PostgreSQL connections, and database threads: claims, commits, deliveries and
+heartbeats overlap instead of queueing behind each other."""
 
 
 def utcnow() -> datetime:
@@ -72,7 +75,7 @@ class Daemon:
     def __init__(
         self,
         config: Config,
-        store: SqliteStore,
+        store: Store,
         *,
         config_path: Path,
         plans: Plans | None = None,
@@ -100,13 +103,16 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.wake_delivery = asyncio.Event()
         self.inflight: set[asyncio.Task[Any]] = set()
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="balancewatch-db")
+        # SQLite writes one at a time; PostgreSQL's pool has a connection per thread.
+        threads = 1 if config.state.url is None else POOL_SIZE
+        self._db = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="balancewatch-db")
         self._global = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self.commits = GroupCommit(
             lambda records: self.db(self.store.commit_polls, records), self._spawn
         )
         self._ticker = Ticker(self.poll_account)
+        self.sharing = Sharing(self, self._spawn)
         self._client: Any = None
         self.web: WebServer | None = None
         self.serving = asyncio.Event()
@@ -134,12 +140,15 @@ class Daemon:
             return 1
         self._apply_plans(self._loaded)
         self._loaded = {}
+        await self.sharing.join()  # the members known before the first tick
         self._ticker.start()
         tasks = [
-            asyncio.create_task(self._delivery_loop(), name="delivery"),
+            asyncio.create_task(delivery_loop(self), name="delivery"),
+            asyncio.create_task(self.sharing.heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self.sharing.ping_loop(self._client), name="ping"),
             asyncio.create_task(self._watchdog_loop(), name="watchdog"),
             asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
-            asyncio.create_task(heap.settle_after(self._first_round()), name="settle"),
+            asyncio.create_task(heap.settle_after(first_round(self.plans.values())), name="settle"),
         ]
         self.sd.ready(self._status_line())
         log.info("started", accounts=len(self.plans), config=str(self.config_path))
@@ -160,9 +169,10 @@ class Daemon:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         try:  # one last delivery round for what the final polls wrote
-            await asyncio.wait_for(self._deliver(), timeout=STOP_GRACE / 2)
+            await asyncio.wait_for(deliver_round(self), timeout=STOP_GRACE / 2)
         except (TimeoutError, StateError) as error:
             log.warning("final_delivery_incomplete", error=str(error))
+        await self.sharing.leave()
         await self._client.aclose()
         if self.web is not None:
             await self.web.stop()
@@ -195,6 +205,7 @@ class Daemon:
         for name in set(self.plans) - set(new):
             self._ticker.remove(name)
             self.cache.forget(name)
+            self.sharing.forget(name)
             if self.metrics is not None:
                 self.metrics.forget(name)
             del self.plans[name]
@@ -212,14 +223,6 @@ class Daemon:
             first = self.clock() + phase(name) * spread
             self._ticker.add(name, plan.effective.interval, plan.effective.jitter, first)
 
-    def _first_round(self) -> float:
-        """Seconds until every account has been polled once (its cache entries made)."""
-        rounds = (
-            first_run_spread(len(self.plans), p.effective.interval) + p.effective.timeout
-            for p in self.plans.values()
-        )
-        return max(rounds, default=timedelta(0)).total_seconds() + 1
-
     async def reload(self) -> None:
         self.sd.reloading()
         try:
@@ -235,6 +238,7 @@ class Daemon:
         REDACTOR.update(secrets)
         self.config = config
         self._apply_plans(plans)
+        self.sharing.reconfigure(config, self.plans.values())
         heap.settle()
         if self.metrics is not None:
             self.metrics.last_reload_ok.set(1)
@@ -255,6 +259,9 @@ class Daemon:
         now = self.clock()
         scheduled = self._ticker.due_at(name)
         late_ms = round((now - scheduled).total_seconds() * 1000, 1) if scheduled else None
+        fence = await self.sharing.acquire(plan)  # None: another daemon's turn
+        if fence is None:
+            return
         await self.cache.ensure(name, plan, self.store, self.db, now)
         now = self.clock()
         if not may_poll(plan, self.cache.health_of(name), now):
@@ -264,7 +271,7 @@ class Daemon:
         async with self._global, self._host_limit(plan):
             outcome = await poll(plan, self._client, now)
         ms = round((time.monotonic() - started) * 1000, 1)
-        await self._record(plan, outcome, now, ms, late_ms)
+        await self._record(plan, outcome, now, ms, late_ms, fence)
 
     async def _record(
         self,
@@ -273,6 +280,7 @@ class Daemon:
         now: datetime,
         ms: float,
         late_ms: float | None = None,
+        fence: int | None = None,
     ) -> None:
         name = plan.name
         silences = await self.cache.silences(self.store, self.db, now)
@@ -286,14 +294,18 @@ class Daemon:
             poll_id=f"{name}-{int(now.timestamp() * 1000)}",
             silenced=lambda rule: any(s.covers(name, rule, now) for s in silences),
         )
-        record = replace(
-            record, deliveries=notify.plan_deliveries(record.notifications, self.config)
-        )
+        deliveries = notify.plan_deliveries(record.notifications, self.config)
+        record = replace(record, deliveries=deliveries, fence=fence)
         try:
             await self.commits.commit(record)
+        except LeaseLost:  # paused past the lease: another daemon polls it now
+            self.sharing.lost(name)
+            return
         except StateError as error:  # locked or failing disk: retry on the next poll
             log.error("poll_not_recorded", account=name, error=str(error))
+            self.sharing.not_recorded(name, error)
             return
+        self.sharing.committed(plan)
         self.cache.remember(record)
         self._observe(plan, outcome, ms, len(record.notifications), late_ms)
         if record.notifications:
@@ -314,26 +326,6 @@ class Daemon:
         log_poll(plan.name, outcome, ms, late_ms, notes)
 
     # ------------------------------------------------------------ delivery
-
-    async def _deliver(self) -> None:
-        stats = await notify.deliver_due(self.store, self.config, self.clock())
-        self.heartbeat.last_delivery_run = time.monotonic()
-        if self.metrics is not None:
-            self.metrics.delivery_failures.inc(stats.failed)
-            self.metrics.gave_up.inc(stats.gave_up)
-            self.metrics.outbox.set(await self.db(self.store.outbox_depth))
-
-    async def _delivery_loop(self) -> None:
-        # Not `while True`: Python 3.11's wait_for can swallow a cancellation that arrives
-        # as the event is set (a poll finishing during shutdown), and the loop must end.
-        while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake_delivery.wait(), timeout=DELIVERY_TICK)
-            self.wake_delivery.clear()
-            try:
-                await self._deliver()
-            except StateError as error:
-                log.error("delivery_round_failed", error=str(error))
 
     async def _watchdog_loop(self) -> None:
         interval = self.sd.watchdog_interval or 1.0
@@ -364,7 +356,8 @@ class Daemon:
 
     def health_problems(self) -> list[str]:
         now = time.monotonic()
-        problems = []
+        state = self.sharing.problem()
+        problems = [state] if state else []
         if now - self.heartbeat.loop > 15:
             problems.append(f"event loop stuck for {now - self.heartbeat.loop:.0f}s")
         intervals = [p.effective.interval.total_seconds() for p in self.plans.values()]
@@ -389,7 +382,11 @@ def run(config_path: Path | None, *, log_level: str | None = None) -> int:
     config, plans, secrets = plan_config(config)
     REDACTOR.update(secrets)
     setup_logging(log_level or config.logging.level)
-    store = SqliteStore.open(state_path(config, os.environ), now=utcnow())
+    try:
+        store = open_store(state_location(config, os.environ), now=utcnow(), pool_size=POOL_SIZE)
+    except StateError as error:
+        log.error("state_error", error=str(error))
+        return 1
     try:
         return asyncio.run(Daemon(config, store, config_path=path, plans=plans).main())
     finally:
