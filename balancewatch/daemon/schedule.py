@@ -20,6 +20,7 @@ the first slot at least half an interval later.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import sys
@@ -42,6 +43,15 @@ SLOT_TOLERANCE = 1e-6
 def phase(name: str) -> float:
     """The account's place within any interval, in [0, 1): evenly spread, stable."""
     return zlib.crc32(name.encode()) / 2**32
+
+
+def next_slot(name: str, interval: timedelta, now: datetime) -> datetime:
+    """The account's first slot after ``now``: a first run there is no quick one, and the
+    account stays in step with every other daemon's ticks."""
+    seconds = interval.total_seconds()
+    offset = phase(name) * seconds
+    slot = math.floor((now.timestamp() - offset) / seconds) + 1
+    return datetime.fromtimestamp(offset + slot * seconds, tz=UTC)
 
 
 FIRST_RUNS_APART = timedelta(milliseconds=5)
@@ -129,8 +139,15 @@ class Ticker:
         job.kwargs = NO_KEYWORDS
 
     def remove(self, name: str) -> None:
-        self._scheduler.remove_job(name)
+        """Stop polling ``name`` (nothing happens if it was not scheduled)."""
+        from apscheduler.jobstores.base import JobLookupError
+
+        with contextlib.suppress(JobLookupError):
+            self._scheduler.remove_job(name)
         self._due.pop(name, None)
+
+    def has(self, name: str) -> bool:
+        return self._scheduler.get_job(name) is not None
 
     def due_at(self, name: str) -> datetime | None:
         """When the run now starting was meant to start (once per run), to log its lateness."""

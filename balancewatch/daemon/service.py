@@ -112,7 +112,7 @@ class Daemon:
             lambda records: self.db(self.store.commit_polls, records), self._spawn
         )
         self._ticker = Ticker(self.poll_account)
-        self.sharing = Sharing(self, self._spawn)
+        self.sharing = Sharing(self, self._spawn, self._ticker)
         self._client: Any = None
         self.web: WebServer | None = None
         self.serving = asyncio.Event()

@@ -7,15 +7,17 @@ import asyncio
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from balancewatch.config.load import parse_config
 from balancewatch.daemon.claims import Leases
 from balancewatch.daemon.cluster import Membership, config_hash, heartbeat_period, preferred
 from balancewatch.daemon.commits import GroupCommit
-from balancewatch.daemon.sharing import plans_hash
+from balancewatch.daemon.schedule import Ticker, next_slot
+from balancewatch.daemon.sharing import Sharing, plans_hash
 from balancewatch.model import Snapshot
-from balancewatch.poll.plan import make_plan
+from balancewatch.poll.plan import make_plan, plan_config
 from balancewatch.records import Health, PollRecord
 from balancewatch.state import Claim, LeaseLost, Member
 from balancewatch.state.sqlite import SqliteStore
@@ -240,3 +242,39 @@ def test_a_group_commit_fails_only_the_records_whose_lease_was_lost(tmp_path: Pa
     assert store.last_snapshot("kept") is not None
     assert store.last_snapshot("lost") is None
     store.close()
+
+
+def test_a_daemon_ticks_only_the_accounts_it_should_hold_and_takes_back_a_leavers() -> None:
+    """With two live daemons, each keeps APScheduler jobs only for its own share (a tick
+    of an account another daemon polls would be work for nothing); when the other one
+    leaves, every account ticks again here, from its next slot."""
+    accounts = "".join(
+        f"  - {{name: acct{i}, provider: sunor, api_key: k-{i:012d}}}\n" for i in range(40)
+    )
+    kept, plans, _ = plan_config(parse_config("accounts:\n" + accounts))
+    daemon = SimpleNamespace(config=kept, plans=plans, clock=lambda: T0)
+
+    async def run(name: str) -> None:
+        raise AssertionError("the ticker is never started here")
+
+    ticker = Ticker(run)
+    for name, plan in plans.items():
+        ticker.add(name, plan.effective.interval, plan.effective.jitter, T0)
+    sharing = Sharing(daemon, lambda coro: coro.close(), ticker)  # type: ignore[arg-type]
+    me, mine_hash = sharing.owner, sharing.membership.config_hash
+    both = [Member(me, "h", 1, mine_hash, T0, T0), Member("other", "h", 2, mine_hash, T0, T0)]
+    sharing.membership.update(both, 60)
+    sharing._retick()
+    mine = {name for name in plans if sharing.membership.mine(name)}
+    assert 0 < len(mine) < len(plans)
+    assert {name for name in plans if ticker.has(name)} == mine
+    assert sharing.idle == set(plans) - mine
+
+    sharing.membership.update(both[:1], 60)  # the other daemon is gone
+    sharing._retick()
+    assert all(ticker.has(name) for name in plans)
+    assert not sharing.idle
+    back = sorted(set(plans) - mine)[0]
+    interval = plans[back].effective.interval
+    job = ticker._scheduler.get_job(back)
+    assert job.next_run_time == next_slot(back, interval, T0)
