@@ -26,7 +26,7 @@ from pathlib import Path
 from balancewatch import providers as base
 from balancewatch.daemon.cache import AccountCache
 from balancewatch.model import Snapshot
-from balancewatch.poll.decide import AccountPlan
+from balancewatch.poll.plan import AccountPlan
 from balancewatch.providers.reading import loads_strict
 from balancewatch.records import Health, PollRecord
 from balancewatch.sim.server import DEFAULT_BALANCES, PROVIDERS, dumps, success_obj
@@ -86,7 +86,7 @@ def bytes_per_snapshot() -> dict[str, float]:
 def mix_plans(interval: float) -> list[AccountPlan]:
     """The bench's accounts of one rule mix, parsed and planned by balancewatch."""
     from balancewatch.config.load import parse_config
-    from balancewatch.poll.decide import make_plan
+    from balancewatch.poll.plan import make_plan
 
     accounts = []
     for i in range(MIX):

@@ -3,7 +3,8 @@
 ``python -m bench.rss --accounts N --out F.json`` runs in a fresh process what
 ``balancewatch run`` does before polling, reading ``VmRSS`` and ``VmHWM`` (the peak so far)
 after each step: the imports; ``load_config`` on the bench's N-account config (its peak is
-the models with the plain data they are validated from); one ``AccountPlan`` per account; one
+the models with the plain data they are validated from); one ``AccountPlan`` per account
+(``plan_config``, as ``balancewatch run`` does: the account models are then dropped); one
 APScheduler job per account (a ``SlotTrigger`` with jitter, as ``Daemon._add_job``); and,
 for a daemon with an ``http:`` section only (the bench's has none), the Prometheus children
 a first poll of each account creates (``Metrics.observe_snapshot``, the per-account poll
@@ -40,7 +41,7 @@ def measure(count: int) -> list[dict[str, object]]:
     from balancewatch.daemon import service  # noqa: F401  (what `run` imports)
     from balancewatch.daemon.schedule import SlotTrigger, phase
     from balancewatch.model import Snapshot
-    from balancewatch.poll.decide import make_plan
+    from balancewatch.poll.plan import plan_config
     from balancewatch.sim.server import generated_accounts
     from bench.memory import _provider, sample_body
     from bench.workload import Account, daemon_config
@@ -64,8 +65,10 @@ def measure(count: int) -> list[dict[str, object]]:
         started = time.perf_counter()
         config = load_config(path)
     started = _step(steps, f"load_config ({count:,} accounts; imports apprise)", started)
-    plans = [make_plan(account, config.defaults) for account in config.accounts]
-    started = _step(steps, "one AccountPlan per account", started)
+    config, planned, _secrets = plan_config(config)
+    plans = list(planned.values())
+    del planned, _secrets
+    started = _step(steps, "one AccountPlan per account, the Account models dropped", started)
     scheduler = AsyncIOScheduler(timezone=UTC)
     first = datetime.now(UTC) + timedelta(minutes=5)
     for plan in plans:

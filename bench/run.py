@@ -13,7 +13,7 @@ asserts a timing, fails only when something did not run)::
 A change to balancewatch, measured before it is made (``bench/whatif.py``; the daemon phase
 only, profiled at every size; writes ``daemon-<name>-n<N>.json``)::
 
-    .venv/bin/python -m bench.run --sizes 10000 --what-if prefix-redactor
+    .venv/bin/python -m bench.run --sizes 10000 --what-if httpx-pool
 
 For each size N: the simulator (``bench.simhost``) serves N accounts; the daemon
 (``balancewatch run``) polls them at ``--interval`` with 10% jitter for a warm-up interval

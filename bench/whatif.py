@@ -1,58 +1,28 @@
 """What-if experiments: a suggested change to balancewatch, patched in at run time.
 
-``python -m bench.run --sizes 10000 --what-if prefix-redactor`` runs the daemon phase only,
-through ``bench.unlimited`` with ``BENCH_WHATIF=prefix-redactor``, and writes
-``whatif-prefix-redactor-n10000.json``: how much a change would gain, measured the same way
+``python -m bench.run --sizes 10000 --what-if httpx-pool`` runs the daemon phase only,
+through ``bench.unlimited`` with ``BENCH_WHATIF=httpx-pool``, and writes
+``daemon-httpx-pool-n10000.json``: how much a change would gain, measured the same way
 as the real thing, before anyone edits ``balancewatch/``. Nothing here is used otherwise.
 
 Several may be combined, comma-separated.
 
-- ``prefix-redactor``: ``observe.Redactor`` checks every string of every log event against
-  every secret (``secret in value`` for each), so a log line costs O(secrets): 12,500
-  secrets for 10,000 accounts. The patch indexes the secrets by their first four characters
-  (``MIN_SECRET_LENGTH`` is 4) and looks up each 4-character window of the string instead:
-  O(len(string)), same output (every secret replaced, longest first).
+- ``prefix-redactor`` (secrets indexed by their first characters) was measured here and is
+  now ``balancewatch.redaction.Redactor``'s own index.
 - ``spread-first-runs`` (first runs spread over the whole interval) was measured here and
   is now the daemon's own schedule, ``balancewatch.daemon.schedule.SlotTrigger``.
 - ``httpx-pool``: the polls as they were sent before f24bc11, through ``httpx.AsyncClient``
   and httpx's own connection pool (httpcore), instead of
   ``balancewatch.providers._http.transport``'s ``SharedClient`` over aiohttp's pool: what that
   decision is worth, measured in the daemon.
+- ``claim-every-poll``: a lease claimed again before every poll, instead of kept while it
+  covers the poll and the next tick (``balancewatch.daemon.claims.Leases.needs_renewal``):
+  what keeping leases saves (``bench.ha cpu --what-if claim-every-poll``).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-REDACTED = "***"
-
-
-def _update(self: Any, secrets: Any) -> None:
-    self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
-    by_prefix: dict[str, list[str]] = {}
-    for secret in self._secrets:  # longest first within each prefix too
-        by_prefix.setdefault(secret[:4], []).append(secret)
-    self._by_prefix = by_prefix
-
-
-def _text(self: Any, value: str) -> str:
-    index: dict[str, list[str]] = self._by_prefix
-    found: set[str] = set()
-    for start in range(len(value) - 3):
-        for secret in index.get(value[start : start + 4], ()):
-            if value.startswith(secret, start):
-                found.add(secret)
-    for secret in sorted(found, key=len, reverse=True):
-        value = value.replace(secret, REDACTED)
-    return value
-
-
-def _prefix_redactor() -> None:
-    from balancewatch.daemon import logs as observe
-
-    observe.Redactor.update = _update  # type: ignore[method-assign]
-    observe.Redactor.text = _text  # type: ignore[method-assign]
-    observe.REDACTOR.update([])
 
 
 def _httpx_pool() -> None:
@@ -91,7 +61,16 @@ def _httpx_pool() -> None:
     transport.SharedClient = Client  # type: ignore[assignment,misc]
 
 
-EXPERIMENTS = {"prefix-redactor": _prefix_redactor, "httpx-pool": _httpx_pool}
+def _claim_every_poll() -> None:
+    from balancewatch.daemon.claims import Leases
+
+    Leases.needs_renewal = lambda self, name, cover: True  # type: ignore[method-assign]
+
+
+EXPERIMENTS = {
+    "httpx-pool": _httpx_pool,
+    "claim-every-poll": _claim_every_poll,
+}
 
 
 def apply(names: str) -> None:

@@ -35,13 +35,8 @@ from decimal import Decimal
 from balancewatch.config.load import Config, parse_config
 from balancewatch.model import Balance, Snapshot
 from balancewatch.notify.outbox import deliver_due, plan_deliveries
-from balancewatch.poll.decide import (
-    ONE_SHOT_LOOKBACK,
-    AccountPlan,
-    decide,
-    make_plan,
-    recent_history,
-)
+from balancewatch.poll.decide import ONE_SHOT_LOOKBACK, decide, recent_history
+from balancewatch.poll.plan import AccountPlan, make_plan
 from balancewatch.state.sqlite import SqliteStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

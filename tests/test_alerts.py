@@ -24,6 +24,7 @@ from balancewatch.alerts import Policy, Transition, advance
 from balancewatch.model import Balance, Condition, Severity, Snapshot
 from balancewatch.records import AlertState
 from balancewatch.rules import RuleContext, RuleResult, evaluate_rules
+from balancewatch.rules.history import SnapshotHistory
 from balancewatch.rules.specs import RuleEntry, rule_ids
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -404,7 +405,9 @@ class Monitor:
         states = self.alerts.states
         firing = {k: s.severity for k, s in states.items() if s.status == "firing"}
         refs = {k: s.event_ref for k, s in states.items() if s.event_ref and self.event_refs}
-        ctx = RuleContext(snapshot, list(self.history), snapshot.taken_at, firing, refs)
+        ctx = RuleContext(
+            snapshot, SnapshotHistory(list(self.history)), snapshot.taken_at, firing, refs
+        )
         result = evaluate_rules(self.entries, self.ids, ctx)
         self.history.append(snapshot)
         return self.alerts.kinds(minutes, result)
@@ -504,7 +507,9 @@ def test_held_increase_is_one_event_per_increase(event_refs: bool) -> None:
         snapshot = Snapshot(ACCOUNT, at(minutes), {"TND": Balance(Decimal(1), held=Decimal(held))})
         states = monitor.alerts.states
         refs = {k: s.event_ref for k, s in states.items() if s.event_ref and event_refs}
-        ctx = RuleContext(snapshot, list(monitor.history), snapshot.taken_at, {}, refs)
+        ctx = RuleContext(
+            snapshot, SnapshotHistory(list(monitor.history)), snapshot.taken_at, {}, refs
+        )
         result = evaluate_rules(monitor.entries, monitor.ids, ctx)
         monitor.history.append(snapshot)
         return monitor.alerts.kinds(minutes, result)

@@ -23,14 +23,8 @@ from decimal import Decimal
 from typing import Any
 
 from balancewatch.model import BALANCE_KINDS, Condition, ProviderError, Severity, Snapshot
-from balancewatch.poll.decide import (
-    ONE_SHOT_LOOKBACK,
-    AccountPlan,
-    evaluate,
-    next_health,
-    poll,
-    recent_history,
-)
+from balancewatch.poll.decide import ONE_SHOT_LOOKBACK, evaluate, next_health, poll, recent_history
+from balancewatch.poll.plan import AccountPlan
 from balancewatch.providers import make_client
 from balancewatch.state import Store
 from balancewatch.units import format_amount, plain_decimal

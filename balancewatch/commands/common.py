@@ -32,7 +32,7 @@ def load(args: argparse.Namespace, *, redact: bool = True, secrets: bool = True)
     path = Path(args.config) if args.config else default_config_path(os.environ)
     config = load_config(path, secrets=secrets)
     if redact:
-        from balancewatch.poll.decide import redactable_secrets
+        from balancewatch.poll.plan import redactable_secrets
         from balancewatch.redaction import REDACTOR
 
         REDACTOR.update(redactable_secrets(config))
@@ -95,7 +95,8 @@ def check_owner(path: Path, *, write: bool) -> None:
 
 
 def plans(config: Config, only: str | None = None) -> list[Any]:
-    from balancewatch.poll.decide import make_plan
+    """The plans of the enabled accounts, or of the one called ``only`` (enabled or not)."""
+    from balancewatch.poll.plan import Planner
 
     accounts = [a for a in config.accounts if a.enabled]
     if only is not None:
@@ -103,7 +104,7 @@ def plans(config: Config, only: str | None = None) -> list[Any]:
         if not accounts:
             known = ", ".join(a.name for a in config.accounts)
             raise ConfigError(f"no account named {only!r} in the config (known: {known})")
-    return [make_plan(a, config.defaults) for a in accounts]
+    return Planner(config.defaults).plans(accounts)
 
 
 def account_names(config: Config, name: str) -> None:

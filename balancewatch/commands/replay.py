@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from balancewatch.model import Snapshot
-from balancewatch.poll.decide import AccountPlan, decide, recent_history
+from balancewatch.poll.decide import decide, recent_history
+from balancewatch.poll.plan import AccountPlan
 from balancewatch.records import AlertState, Health, Notification
 
 

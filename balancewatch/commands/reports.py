@@ -10,7 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -55,9 +55,33 @@ def status_text(data: dict[str, Any], now: datetime) -> str:
         rule = f" rule {s['rule']}" if s["rule"] else " all rules"
         lines.append(f"  #{s['id']} {s['account']}{rule} until {s['until']}: {s['reason']}")
     lines.append(f"OUTBOX: {data['outbox_depth']} delivery(ies) waiting")
+    lines += daemons_text(data)
     if data["last_reload_ok"] == "0":
         lines.append("LAST RELOAD FAILED: the daemon runs the previous config (see the log)")
     return "\n".join(lines)
+
+
+SHOWN_HELD = 8
+"""Accounts named per daemon in the text form (the JSON form lists them all)."""
+
+
+def daemons_text(data: dict[str, Any]) -> list[str]:
+    lines = ["DAEMONS" if data["daemons"] else "DAEMONS: none running"]
+    for d in data["daemons"]:
+        age = format_duration(timedelta(seconds=round(d["heartbeat_age_seconds"])))
+        seen = f"silent for {age}" if d["silent"] else f"heartbeat {age} ago"
+        held = d["holds"]
+        names = ", ".join(held[:SHOWN_HELD]) + (", ..." if len(held) > SHOWN_HELD else "")
+        lines.append(
+            f"  {d['host']}:{d['pid']}: {seen}, config {d['config_hash']}, "
+            f"holds {len(held)} account(s){': ' + names if held else ''}"
+        )
+    if data["config_mismatch"]:
+        lines.append(
+            "CONFIG MISMATCH: the running daemons have different configs; each shares the "
+            "accounts only with those running its own (reload them all)"
+        )
+    return lines
 
 
 def history_csv(snapshots: Sequence[Snapshot]) -> str:

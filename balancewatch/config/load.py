@@ -55,6 +55,7 @@ from balancewatch.config.models import (
     Count,
     Defaults,
     Effective,
+    HeartbeatSettings,
     Jitter,
     LoggingSettings,
     Name,
@@ -95,6 +96,7 @@ __all__ = [
     "Count",
     "Defaults",
     "Effective",
+    "HeartbeatSettings",
     "HttpSettings",
     "Jitter",
     "LoggingSettings",
@@ -144,6 +146,9 @@ def _collect_secrets(fields: dict[str, Any], interpolated: set[str]) -> frozense
     database: frozenset[str] | set[str] = set()
     if isinstance(state, StateSettings) and state.url is not None:
         database = state_url_secrets(state.url.get_secret_value())  # its password alone too
+    beat = fields.get("heartbeat")
+    if isinstance(beat, HeartbeatSettings):  # a ping URL's path is usually its token
+        urls.append(beat.url.get_secret_value())
     return hideable(interpolated, secret_values(fields), _apprise_secrets(urls), database)
 
 
@@ -181,8 +186,11 @@ def parse_config(
     deferred = [] if secrets else [p for p in resolved.problems if p.path[:1] != ("state",)]
     lines = document.lines
     early = [*document.problems, *(p for p in resolved.problems if p not in deferred)]
-    del document  # resolved.data is a copy: the peak of memory is lower without the original
-    checker = Checker(resolved.data, lines, check_urls=secrets)
+    del document  # resolved.data is document.data, resolved in place
+    unresolved_accounts = {
+        p.path[1] for p in resolved.problems if p.path[:1] == ("accounts",) and len(p.path) > 1
+    }
+    checker = Checker(resolved.data, lines, check_urls=secrets, keep=unresolved_accounts)
     fields = checker.sections()
     if fields:
         cross_check(checker, fields)

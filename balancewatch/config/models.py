@@ -2,11 +2,11 @@
 
 :class:`Config` is the whole file; its sections are :class:`StateSettings`,
 :class:`Defaults`, :class:`NotifySettings`, :class:`Notifier`, :class:`Route` (with its
-:class:`RouteMatch`), :class:`Account`, :class:`HttpSettings` and
-:class:`LoggingSettings`. Every model is ``frozen`` and forbids unknown keys; each field
-checks its own value (durations, the jitter, Apprise URLs, message templates), and
-:meth:`Account.effective` is the one place that knows how an account falls back on
-``defaults``.
+:class:`RouteMatch`), :class:`Account`, :class:`HttpSettings`,
+:class:`HeartbeatSettings` and :class:`LoggingSettings`. Every model is ``frozen`` and
+forbids unknown keys; each field checks its own value (durations, the jitter, Apprise
+URLs, message templates), and :meth:`Account.effective` is the one place that knows how an
+account falls back on ``defaults``.
 
 The models judge one value at a time. Checking a whole document section by section,
 and the checks across sections (names that refer to each other), is
@@ -32,6 +32,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    SecretStr,
     Strict,
     ValidationInfo,
     field_validator,
@@ -107,6 +108,9 @@ class Defaults(_Model):
 class NotifySettings(_Model):
     give_up_after: PositiveDuration = timedelta(hours=24)
     """A notification still undelivered after this long is dropped (and logged)."""
+    timeout: PositiveDuration = timedelta(seconds=20)
+    """How long one send may take. Daemons sharing a database claim a delivery for twice
+    this plus ten seconds: a daemon that dies mid-send leaves it to another after that."""
 
 
 CHECK_URLS = "check_urls"
@@ -219,6 +223,24 @@ class Route(_Model):
     _lists = field_validator("notify", mode="before")(one_or_many)
 
 
+class HeartbeatSettings(_Model):
+    """An optional dead man's switch: ``url`` fetched (GET) every ``every`` while the daemon
+    is healthy; the service behind it (healthchecks.io, an Uptime Kuma push monitor, a
+    Gatus external endpoint) tells someone when the pings stop. The URL usually holds a
+    token, so it is a secret as a whole."""
+
+    url: SecretStr
+    every: PositiveDuration = timedelta(minutes=1)
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _http_url(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str) or not re.match(r"https?://[^/\s]+", text.strip()):
+            raise ValueError("give the http:// or https:// URL to ping")  # never quoted: a secret
+        return text.strip()
+
+
 class LoggingSettings(_Model):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -306,6 +328,7 @@ class Config(_Model):
     routes: tuple[Route, ...] = ()
     accounts: tuple[Account, ...] = ()
     http: HttpSettings | None = None
+    heartbeat: HeartbeatSettings | None = None
     logging: LoggingSettings = LoggingSettings()
     source: Path | None = None
     secrets: frozenset[str] = frozenset()
@@ -329,6 +352,7 @@ SECTIONS: Mapping[str, type[BaseModel]] = {
     "defaults": Defaults,
     "notify": NotifySettings,
     "http": HttpSettings,
+    "heartbeat": HeartbeatSettings,
     "logging": LoggingSettings,
 }
 TOP_KEYS = (*SECTIONS, "notifiers", "routes", "accounts")

@@ -16,7 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
 
 from balancewatch.fields import PositiveDuration
-from balancewatch.state import is_database_url
+from balancewatch.state import default_lease, is_database_url
+
+LEASE_FLOOR_SLACK = timedelta(seconds=10)
 
 
 class StateSettings(BaseModel):
@@ -29,6 +31,12 @@ class StateSettings(BaseModel):
     url: SecretStr | None = None
     """``postgresql://user:password@host:5432/db``: a secret as a whole (it holds one)."""
     keep: PositiveDuration = timedelta(days=90)
+    lease: PositiveDuration | None = None
+    """How long a daemon's claim on an account lasts without renewal, so how soon another
+    daemon takes over a dead one's accounts: by default two intervals and ten seconds (per
+    account). Never less than one interval plus the timeout plus ten seconds (see
+    :func:`account_lease`): a lease that ran out between two polls of a live daemon would
+    hand its accounts around for nothing."""
 
     @field_validator("path", mode="before")
     @classmethod
@@ -56,6 +64,11 @@ class StateSettings(BaseModel):
                 "give either 'path' (a SQLite file) or 'url' (a PostgreSQL database), not both"
             )
         return self
+
+    def account_lease(self, interval: timedelta, timeout: timedelta) -> timedelta:
+        """The lease of an account polled every ``interval`` (``timeout`` per poll)."""
+        floor = interval + timeout + LEASE_FLOOR_SLACK
+        return max(default_lease(interval) if self.lease is None else self.lease, floor)
 
     def location(self, environ: Mapping[str, str] | None = None) -> Path | str:
         """What :func:`balancewatch.state.open_store` opens: the URL, else the file."""

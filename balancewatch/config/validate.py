@@ -17,6 +17,8 @@ into a :class:`~balancewatch.config.models.Config` is :mod:`balancewatch.config.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Hashable, Set
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -45,7 +47,7 @@ from balancewatch.config.problems import (
 )
 from balancewatch.fields import PositiveDuration
 from balancewatch.providers import ProviderSettings, get_provider, registry
-from balancewatch.rules.specs import RunwayRule
+from balancewatch.rules.specs import RuleEntry, RunwayRule
 from balancewatch.units import duration_text, parse_duration
 
 M = TypeVar("M", bound=BaseModel)
@@ -58,11 +60,20 @@ class Checker:
     mistakes of the next; cross-checks then look only at what names were written.
     """
 
-    def __init__(self, data: Any, lines: Lines, *, check_urls: bool = True) -> None:
+    def __init__(
+        self, data: Any, lines: Lines, *, check_urls: bool = True, keep: Set[Any] = frozenset()
+    ) -> None:
         self.data = data if isinstance(data, dict) else {}
+        self.keep = keep
+        """Accounts whose written data must stay after they are validated (a value that
+        could not be resolved is looked up again when the problems are reported)."""
         self.lines = lines
         self.problems: list[Problem] = []
         self.context = {CHECK_URLS: check_urls}
+        self._rules: dict[Hashable, tuple[RuleEntry, ...]] = {}
+        self._fields_sets: dict[frozenset[str], set[str]] = {}
+        """Rule lists validated so far, by what was written: the accounts that wrote the
+        same rules share one tuple of (frozen) models, validated once."""
         if not isinstance(data, dict):
             self.report((), f"expected a mapping of sections ({', '.join(TOP_KEYS)})")
 
@@ -89,24 +100,27 @@ class Checker:
                 fields[key] = self.model(cls, self.data[key], (key,))
         fields["notifiers"] = self.notifiers(self.data.get("notifiers"))
         routes = self.items("routes", "a list of routes")
-        fields["routes"] = [self.model(Route, raw, ("routes", i)) for i, raw in routes]
+        fields["routes"] = [self.model(Route, raw, ("routes", i)) for i, raw in enumerate(routes)]
         accounts = self.items("accounts", "a list of accounts")
         if not accounts and not self.problems_at(("accounts",)):
             self.report(("accounts",), "give at least one account")
-        fields["accounts"] = [self.account(i, raw) for i, raw in accounts]
+        self.account_names = _check_account_names(self)
+        self.timing = _check_defaults_timing(self)
+        fields["accounts"] = [self.account(i, raw) for i, raw in enumerate(accounts)]
         return fields
 
     def problems_at(self, path: YamlPath) -> bool:
         return any(p.path == path for p in self.problems)
 
-    def items(self, key: str, what: str) -> list[tuple[int, Any]]:
+    def items(self, key: str, what: str) -> list[Any]:
+        """The list written under ``key`` (itself: accounts are dropped from it once checked)."""
         raw = self.data.get(key)
         if raw is None:
             return []
         if not isinstance(raw, list):
             self.report((key,), f"expected {what}")
             return []
-        return list(enumerate(raw))
+        return raw
 
     def notifiers(self, raw: Any) -> dict[str, Notifier | None]:
         if raw is None:
@@ -138,13 +152,32 @@ class Checker:
         return self.model(Notifier, {**spec, "name": name}, path, data=value)
 
     def account(self, index: int, raw: Any) -> Account | None:
+        """One account validated, its limits checked, and what was written for it dropped
+        when it was all right: the models and the plain data of 10,000 accounts at once
+        would be the peak of the load."""
         path = ("accounts", index)
         if not isinstance(raw, dict):
             self.report(path, "expected a mapping (name: ..., provider: ..., ...)")
             return None
+        found = len(self.problems)
+        account = self._account(path, raw)
+        _check_account_timing(self, index, raw, self.timing)
+        if account is not None and len(self.problems) == found and index not in self.keep:
+            self.data["accounts"][index] = None
+        return account
+
+    def _account(self, path: YamlPath, raw: dict[str, Any]) -> Account | None:
         settings = self.provider_settings(raw, path)
         common = {key: value for key, value in raw.items() if key in ACCOUNT_KEYS}
-        return self.model(Account, {**common, "settings": settings or ProviderSettings()}, path)
+        common["settings"] = settings or ProviderSettings()
+        written = _frozen(raw.get("rules"))
+        shared = self._rules.get(written)
+        if shared is not None:
+            common["rules"] = shared
+        account = self.model(Account, common, path)
+        if account is not None and shared is None:
+            self._rules[written] = account.rules
+        return account
 
     def provider_settings(self, raw: dict[str, Any], path: YamlPath) -> ProviderSettings | None:
         """The provider's own keys, validated by its ``Settings`` (unknown keys reported)."""
@@ -157,7 +190,30 @@ class Checker:
             if key not in ACCOUNT_KEYS | own:
                 self.report((*path, key), unknown_key(key, ACCOUNT_KEYS | own))
         values = {key: value for key, value in raw.items() if key in own}
-        return self.model(settings_cls, values, path)
+        if isinstance(values.get("base_url"), str):  # one string for the accounts of a host
+            values["base_url"] = sys.intern(values["base_url"])
+        return self._lean(self.model(settings_cls, values, path))
+
+    def _lean(self, model: M | None) -> M | None:
+        """``model`` holding the set of field names given that an earlier model with the same
+        names holds: each validated model has one (~220 B), the provider keeps its settings
+        for the daemon's life, and the models are frozen (the set is never changed)."""
+        if model is not None:
+            given = model.__pydantic_fields_set__
+            shared = self._fields_sets.setdefault(frozenset(given), given)
+            object.__setattr__(model, "__pydantic_fields_set__", shared)
+        return model
+
+
+def _frozen(value: Any) -> Hashable:
+    """Plain data as a key that tells apart what validates differently: ``1``, ``true`` and
+    ``1.0`` are equal in Python, but not as a rule's value (nor ``1.0`` and ``1.00``, which
+    messages quote as written)."""
+    if isinstance(value, dict):
+        return tuple((key, _frozen(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return (list, *(_frozen(item) for item in value))
+    return type(value), str(value)
 
 
 def cross_check(checker: Checker, fields: dict[str, Any]) -> None:
@@ -167,7 +223,7 @@ def cross_check(checker: Checker, fields: dict[str, Any]) -> None:
     ``timeout`` not shorter than its ``interval`` is reported in the same run as an
     unknown key beside it or a broken rule of the same account, not after those are fixed.
     """
-    account_names = _check_account_names(checker)
+    account_names = checker.account_names
     notifier_names = set(checker.data.get("notifiers") or {})
     for index, route in enumerate(fields["routes"]):
         if route is not None:
@@ -176,7 +232,6 @@ def cross_check(checker: Checker, fields: dict[str, Any]) -> None:
             _check_refs(
                 checker, (*path, "match", "account"), route.match.account, account_names, "account"
             )
-    _check_timing(checker)
     for index, account in enumerate(fields["accounts"]):
         if account is not None:
             _check_rule_ids(checker, index, account)
@@ -218,7 +273,8 @@ def _timing(raw: Any, inherited: Timing) -> Timing:
     return {key: read[key](raw[key]) if key in raw else inherited[key] for key in inherited}
 
 
-def _check_timing(checker: Checker) -> None:
+def _check_defaults_timing(checker: Checker) -> Timing:
+    """The timing every account inherits, its limits checked where ``defaults`` sets it."""
     built_in = Defaults()
     defaults = checker.data.get("defaults")
     base: Timing = {"interval": built_in.interval, "timeout": built_in.timeout, "jitter": None}
@@ -226,17 +282,17 @@ def _check_timing(checker: Checker) -> None:
         base = _timing(defaults, base)
         _check_timeout(checker, ("defaults",), base)
         _check_jitter(checker, ("defaults",), base)
-    raw_accounts = checker.data.get("accounts")
-    for index, raw in enumerate(raw_accounts if isinstance(raw_accounts, list) else []):
-        if not isinstance(raw, dict):
-            continue
-        timing = _timing(raw, base)
-        if "timeout" in raw or "interval" in raw:
-            _check_timeout(checker, ("accounts", index), timing)
-        if "jitter" in raw or "interval" in raw:
-            _check_jitter(checker, ("accounts", index), timing)
-        if timing["interval"] is not None:
-            _check_windows(checker, ("accounts", index), raw.get("rules"), timing["interval"])
+    return base
+
+
+def _check_account_timing(checker: Checker, index: int, raw: dict[str, Any], base: Timing) -> None:
+    timing = _timing(raw, base)
+    if "timeout" in raw or "interval" in raw:
+        _check_timeout(checker, ("accounts", index), timing)
+    if "jitter" in raw or "interval" in raw:
+        _check_jitter(checker, ("accounts", index), timing)
+    if timing["interval"] is not None:
+        _check_windows(checker, ("accounts", index), raw.get("rules"), timing["interval"])
 
 
 def _check_windows(checker: Checker, path: YamlPath, rules: Any, interval: timedelta) -> None:

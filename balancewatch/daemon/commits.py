@@ -5,6 +5,10 @@ queue for seconds behind each other. :class:`GroupCommit` collects the records t
 within :data:`COMMIT_WINDOW` (or while a commit runs) and writes them together; each caller
 waits until its own record is on disk, so nothing is delivered before its record is
 committed and the outbox guarantee holds per record.
+
+Records are fenced (:mod:`balancewatch.state.leases`): a record whose lease another daemon
+took meanwhile is refused while the rest of its group is written; only its own caller gets
+the :class:`~balancewatch.state.LeaseLost`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from balancewatch.model import StateError
 from balancewatch.records import PollRecord
+from balancewatch.state import LeaseLost
 
 MAX_GROUP = 500
 """Most poll records committed in one transaction."""
@@ -62,6 +67,14 @@ class GroupCommit:
                 batch, self._pending = self._pending[:cut], self._pending[cut:]
                 try:
                     await self._write([record for record, _ in batch])
+                except LeaseLost as lost:  # the others were written: only these failed
+                    refused = {id(record) for record in lost.refused}
+                    for record, done in batch:
+                        if not done.done():
+                            if id(record) in refused:
+                                done.set_exception(lost)
+                            else:
+                                done.set_result(None)
                 except StateError as error:
                     for _, done in batch:
                         if not done.done():

@@ -61,6 +61,31 @@ class Metrics:
             "balancewatch_last_reload_ok", "1 if the last reload applied", registry=r
         )
         self.last_reload_ok.set(1)
+        self.lease_lost = Counter(
+            "balancewatch_lease_lost_total",
+            "Poll results refused: another daemon claimed the account since this one did",
+            registry=r,
+        )
+        self.oldest_due = Gauge(
+            "balancewatch_oldest_due_seconds",
+            "How long the most overdue account has gone unpolled, across all daemons",
+            registry=r,
+        )
+        self.daemons = Gauge(
+            "balancewatch_daemons", "Daemons sharing the state, heard from lately", registry=r
+        )
+        self.configs = Gauge(
+            "balancewatch_daemon_configs",
+            "Distinct configs among those daemons (more than 1: they differ)",
+            registry=r,
+        )
+        self.held = Gauge(
+            "balancewatch_accounts_held", "Accounts this daemon holds a lease on", registry=r
+        )
+        self.state_up = Gauge(
+            "balancewatch_state_up", "1 while the state database answers", registry=r
+        )
+        self.state_up.set(1)
         self._firing_by: dict[Severity, Gauge] = {
             severity: self.firing.labels(severity.label) for severity in FIRING_SEVERITIES
         }

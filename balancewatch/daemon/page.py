@@ -1,8 +1,8 @@
 """The status page's server, started on the daemon's loop with what it may read.
 
 The page (:mod:`balancewatch.web`) imports nothing of the daemon's: it is handed the
-store and the database thread to read it on, the config in force, the health check and
-the metrics' renderer.
+store and the database thread to read it on, the config and the plans in force, the
+health check and the metrics' renderer.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ async def start_page(daemon: Daemon) -> bool:
         metrics_type=metrics.content_type,
         clock=daemon.clock,
         acknowledged=daemon.cache.take_ack,
+        plans=lambda: daemon.plans,
     )
     metrics.acknowledged = daemon.cache.holding_acks
     server = WebServer(source, http)

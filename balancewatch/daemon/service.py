@@ -20,7 +20,6 @@ One asyncio loop runs everything:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import time
@@ -31,28 +30,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from balancewatch.config.load import Config, default_config_path, load_config, state_path
+from balancewatch.config.load import Config, default_config_path, load_config, state_location
+from balancewatch.daemon import heap
 from balancewatch.daemon.cache import AccountCache
 from balancewatch.daemon.commits import GroupCommit
+from balancewatch.daemon.delivery import DELIVERY_TICK, deliver_round, delivery_loop
 from balancewatch.daemon.logs import get_logger, setup_logging
 from balancewatch.daemon.metrics import Heartbeat, Metrics
+from balancewatch.daemon.observe import log_poll
 from balancewatch.daemon.page import start_page
-from balancewatch.daemon.schedule import Ticker, first_run_spread, phase
+from balancewatch.daemon.schedule import Ticker, first_round, first_run_spread, phase
 from balancewatch.daemon.sdnotify import Notifier as SdNotifier
+from balancewatch.daemon.sharing import Sharing
 from balancewatch.model import ConfigError, ProviderError, Severity, Snapshot, StateError
 from balancewatch.notify import outbox as notify
 from balancewatch.notify.wording import system_notification
-from balancewatch.poll.decide import (
-    AccountPlan,
-    decide,
-    make_plan,
-    may_poll,
-    poll,
-    redactable_secrets,
-)
+from balancewatch.poll.decide import decide, may_poll, poll
+from balancewatch.poll.plan import AccountPlan, Plans, plan_config
 from balancewatch.providers import make_client
 from balancewatch.redaction import REDACTOR
-from balancewatch.state.sqlite import SqliteStore
+from balancewatch.state import LeaseLost, Store, open_store
 from balancewatch.web.app import WebServer
 
 T = TypeVar("T")
@@ -60,12 +57,14 @@ log = get_logger("balancewatch.daemon")
 
 STOP_GRACE = 10.0
 """Seconds SIGTERM waits for in-flight polls and deliveries."""
-DELIVERY_TICK = 5.0
 MAX_CONCURRENT_POLLS = 16
 """httpx slows sharply past a few dozen concurrent requests (pool contention): measured
 400 polls at 10 concurrent in 0.5 s, at 100 concurrent in 0.9-5 s."""
 MAX_PER_HOST = 8
 PRUNE_EVERY = timedelta(hours=6)
+POOL_SIZE = 4
+"""PostgreSQL connections, and database threads: claims, commits, deliveries and
+heartbeats overlap instead of queueing behind each other."""
 
 
 def utcnow() -> datetime:
@@ -76,15 +75,21 @@ class Daemon:
     def __init__(
         self,
         config: Config,
-        store: SqliteStore,
+        store: Store,
         *,
         config_path: Path,
+        plans: Plans | None = None,
         clock: Callable[[], datetime] = utcnow,
         environ: dict[str, str] | None = None,
     ) -> None:
+        """``config`` as loaded, or with ``plans`` as ``plan_config`` gave them."""
         if config.unresolved:
             raise ValueError("a config loaded without its secrets cannot run the daemon")
+        if plans is None:
+            config, plans, secrets = plan_config(config)
+            REDACTOR.update(secrets)
         self.config = config
+        self._loaded: Plans = plans  # scheduled by main()
         self.store = store
         self.config_path = config_path
         self.clock = clock
@@ -98,13 +103,16 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.wake_delivery = asyncio.Event()
         self.inflight: set[asyncio.Task[Any]] = set()
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="balancewatch-db")
+        # SQLite writes one at a time; PostgreSQL's pool has a connection per thread.
+        threads = 1 if config.state.url is None else POOL_SIZE
+        self._db = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="balancewatch-db")
         self._global = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self.commits = GroupCommit(
             lambda records: self.db(self.store.commit_polls, records), self._spawn
         )
         self._ticker = Ticker(self.poll_account)
+        self.sharing = Sharing(self, self._spawn, self._ticker)
         self._client: Any = None
         self.web: WebServer | None = None
         self.serving = asyncio.Event()
@@ -116,8 +124,7 @@ class Daemon:
         return await asyncio.get_running_loop().run_in_executor(self._db, func, *args)
 
     def _host_limit(self, plan: AccountPlan) -> asyncio.Semaphore:
-        host = plan.provider.host
-        return self._hosts.setdefault(host, asyncio.Semaphore(MAX_PER_HOST))
+        return self._hosts.setdefault(plan.host, asyncio.Semaphore(MAX_PER_HOST))
 
     # ------------------------------------------------------------ lifecycle
 
@@ -131,12 +138,17 @@ class Daemon:
         if not await start_page(self):  # the status page, /metrics, /healthz
             await self._client.aclose()
             return 1
-        self._apply_plans(self.config)
+        self._apply_plans(self._loaded)
+        self._loaded = {}
+        await self.sharing.join()  # the members known before the first tick
         self._ticker.start()
         tasks = [
-            asyncio.create_task(self._delivery_loop(), name="delivery"),
+            asyncio.create_task(delivery_loop(self), name="delivery"),
+            asyncio.create_task(self.sharing.heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self.sharing.ping_loop(self._client), name="ping"),
             asyncio.create_task(self._watchdog_loop(), name="watchdog"),
             asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
+            asyncio.create_task(heap.settle_after(first_round(self.plans.values())), name="settle"),
         ]
         self.sd.ready(self._status_line())
         log.info("started", accounts=len(self.plans), config=str(self.config_path))
@@ -157,9 +169,10 @@ class Daemon:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         try:  # one last delivery round for what the final polls wrote
-            await asyncio.wait_for(self._deliver(), timeout=STOP_GRACE / 2)
+            await asyncio.wait_for(deliver_round(self), timeout=STOP_GRACE / 2)
         except (TimeoutError, StateError) as error:
             log.warning("final_delivery_incomplete", error=str(error))
+        await self.sharing.leave()
         await self._client.aclose()
         if self.web is not None:
             await self.web.stop()
@@ -186,31 +199,35 @@ class Daemon:
 
     # ------------------------------------------------------------ scheduling
 
-    def _apply_plans(self, config: Config) -> None:
-        """Schedule new accounts, reschedule changed ones, drop removed ones."""
-        new = {a.name: make_plan(a, config.defaults) for a in config.accounts if a.enabled}
+    def _apply_plans(self, new: Plans) -> None:
+        """Schedule new accounts, reschedule changed ones, drop removed ones. An account a
+        reload left as it was keeps its plan object (and the cache what it read for it)."""
         for name in set(self.plans) - set(new):
             self._ticker.remove(name)
             self.cache.forget(name)
+            self.sharing.forget(name)
             if self.metrics is not None:
                 self.metrics.forget(name)
+            del self.plans[name]
         for name, plan in new.items():
             old = self.plans.get(name)
+            if old is not None and old.same_as(plan):
+                continue
             self.plans[name] = plan
-            if old is not None and (old.interval, old.jitter) == (plan.interval, plan.jitter):
+            timing = (plan.effective.interval, plan.effective.jitter)
+            if old is not None and (old.effective.interval, old.effective.jitter) == timing:
                 continue
             if old is not None:
                 self._ticker.remove(name)
-            spread = first_run_spread(len(new), plan.interval)
+            spread = first_run_spread(len(new), plan.effective.interval)
             first = self.clock() + phase(name) * spread
-            self._ticker.add(name, plan.interval, plan.jitter, first)
-        for name in set(self.plans) - set(new):
-            del self.plans[name]
+            self._ticker.add(name, plan.effective.interval, plan.effective.jitter, first)
 
     async def reload(self) -> None:
         self.sd.reloading()
         try:
-            config = await asyncio.to_thread(load_config, self.config_path)
+            path = self.config_path
+            config, plans, secrets = await asyncio.to_thread(lambda: plan_config(load_config(path)))
         except ConfigError as error:
             if self.metrics is not None:
                 self.metrics.last_reload_ok.set(0)
@@ -218,9 +235,11 @@ class Daemon:
             log.error("reload_failed", problems=error.problems, kept="previous config")
             self.sd.ready(self._status_line() + "; last reload FAILED")
             return
-        REDACTOR.update(redactable_secrets(config))
+        REDACTOR.update(secrets)
         self.config = config
-        self._apply_plans(config)
+        self._apply_plans(plans)
+        self.sharing.reconfigure(config, self.plans.values())
+        heap.settle()
         if self.metrics is not None:
             self.metrics.last_reload_ok.set(1)
         await self.db(self.store.set_meta, "last_reload_ok", "1")
@@ -240,16 +259,19 @@ class Daemon:
         now = self.clock()
         scheduled = self._ticker.due_at(name)
         late_ms = round((now - scheduled).total_seconds() * 1000, 1) if scheduled else None
+        fence = await self.sharing.acquire(plan)  # None: another daemon's turn
+        if fence is None:
+            return
         await self.cache.ensure(name, plan, self.store, self.db, now)
         now = self.clock()
-        if not may_poll(plan, self.cache.health.get(name), now):
+        if not may_poll(plan, self.cache.health_of(name), now):
             log.debug("poll_skipped", account=name, reason="backoff")
             return
         started = time.monotonic()
         async with self._global, self._host_limit(plan):
             outcome = await poll(plan, self._client, now)
         ms = round((time.monotonic() - started) * 1000, 1)
-        await self._record(plan, outcome, now, ms, late_ms)
+        await self._record(plan, outcome, now, ms, late_ms, fence)
 
     async def _record(
         self,
@@ -258,13 +280,14 @@ class Daemon:
         now: datetime,
         ms: float,
         late_ms: float | None = None,
+        fence: int | None = None,
     ) -> None:
         name = plan.name
         silences = await self.cache.silences(self.store, self.db, now)
         record, _ = decide(
             plan,
             outcome,
-            previous_health=self.cache.health.get(name),
+            previous_health=self.cache.health_of(name),
             history=self.cache.history_for(name, plan, now),
             states=self.cache.states.get(name, {}),
             now=now,
@@ -272,14 +295,18 @@ class Daemon:
             silenced=lambda rule: any(s.covers(name, rule, now) for s in silences),
             acked=self.cache.acked,
         )
-        record = replace(
-            record, deliveries=notify.plan_deliveries(record.notifications, self.config)
-        )
+        deliveries = notify.plan_deliveries(record.notifications, self.config)
+        record = replace(record, deliveries=deliveries, fence=fence)
         try:
             await self.commits.commit(record)
+        except LeaseLost:  # paused past the lease: another daemon polls it now
+            self.sharing.lost(name)
+            return
         except StateError as error:  # locked or failing disk: retry on the next poll
             log.error("poll_not_recorded", account=name, error=str(error))
+            self.sharing.not_recorded(name, error)
             return
+        self.sharing.committed(plan)
         self.cache.remember(record)
         self._observe(plan, outcome, ms, len(record.notifications), late_ms)
         if record.notifications:
@@ -297,42 +324,9 @@ class Daemon:
         if self.metrics is not None:
             firing = self.cache.firing_counts()
             self.metrics.observe_poll(plan.name, plan.provider_name, outcome, ms / 1000, firing)
-        if isinstance(outcome, Snapshot):
-            log.info(
-                "poll", account=plan.name, ok=True, ms=ms, late_ms=late_ms, notifications=notes
-            )
-        else:
-            log.warning(
-                "poll",
-                account=plan.name,
-                ok=False,
-                ms=ms,
-                error_kind=outcome.kind,
-                error=outcome.reason,
-                notifications=notes,
-            )
+        log_poll(plan.name, outcome, ms, late_ms, notes)
 
     # ------------------------------------------------------------ delivery
-
-    async def _deliver(self) -> None:
-        stats = await notify.deliver_due(self.store, self.config, self.clock())
-        self.heartbeat.last_delivery_run = time.monotonic()
-        if self.metrics is not None:
-            self.metrics.delivery_failures.inc(stats.failed)
-            self.metrics.gave_up.inc(stats.gave_up)
-            self.metrics.outbox.set(await self.db(self.store.outbox_depth))
-
-    async def _delivery_loop(self) -> None:
-        # Not `while True`: Python 3.11's wait_for can swallow a cancellation that arrives
-        # as the event is set (a poll finishing during shutdown), and the loop must end.
-        while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake_delivery.wait(), timeout=DELIVERY_TICK)
-            self.wake_delivery.clear()
-            try:
-                await self._deliver()
-            except StateError as error:
-                log.error("delivery_round_failed", error=str(error))
 
     async def _watchdog_loop(self) -> None:
         interval = self.sd.watchdog_interval or 1.0
@@ -350,6 +344,7 @@ class Daemon:
                 log.info("pruned", rows=removed)
             except StateError as error:
                 log.error("prune_failed", error=str(error))
+            heap.settle()
             self.sd.status(self._status_line())
             await asyncio.sleep(PRUNE_EVERY.total_seconds())
 
@@ -362,12 +357,13 @@ class Daemon:
 
     def health_problems(self) -> list[str]:
         now = time.monotonic()
-        problems = []
+        state = self.sharing.problem()
+        problems = [state] if state else []
         if now - self.heartbeat.loop > 15:
             problems.append(f"event loop stuck for {now - self.heartbeat.loop:.0f}s")
-        shortest = min((p.interval.total_seconds() for p in self.plans.values()), default=None)
+        intervals = [p.effective.interval.total_seconds() for p in self.plans.values()]
         last = self.heartbeat.last_poll or self.heartbeat.started
-        if shortest is not None and now - last > 3 * shortest + 30:
+        if intervals and now - last > 3 * min(intervals) + 30:
             problems.append(f"nothing polled for {now - last:.0f}s")
         if now - self.heartbeat.last_delivery_run > 6 * DELIVERY_TICK + 60:
             problems.append("outbox not processed for over a minute")
@@ -384,10 +380,15 @@ def run(config_path: Path | None, *, log_level: str | None = None) -> int:
         for line in error.problems:
             log.error("config_error", problem=line)
         return 2
-    REDACTOR.update(redactable_secrets(config))
+    config, plans, secrets = plan_config(config)
+    REDACTOR.update(secrets)
     setup_logging(log_level or config.logging.level)
-    store = SqliteStore.open(state_path(config, os.environ), now=utcnow())
     try:
-        return asyncio.run(Daemon(config, store, config_path=path).main())
+        store = open_store(state_location(config, os.environ), now=utcnow(), pool_size=POOL_SIZE)
+    except StateError as error:
+        log.error("state_error", error=str(error))
+        return 1
+    try:
+        return asyncio.run(Daemon(config, store, config_path=path, plans=plans).main())
     finally:
         store.close()

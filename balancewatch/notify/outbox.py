@@ -72,8 +72,6 @@ log = structlog.get_logger("balancewatch.notify")
 
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
-DEFAULT_SEND_TIMEOUT = 20.0
-"""Seconds one send may take (connect, request, answer) before it counts as failed."""
 MAX_PARALLEL_SENDS = 4
 BATCH = 200
 """Deliveries taken from the outbox per :func:`deliver_due` call."""
@@ -169,17 +167,28 @@ async def deliver_due(
     *,
     on_sent: OnSent | None = None,
     send_timeout: float | None = None,
+    owner: str | None = None,
 ) -> DeliveryStats:
     """Send what the outbox holds for ``now``, mark each delivery, and count.
 
+    ``owner`` (a daemon sharing the database with others): the due deliveries are claimed
+    for it first (:meth:`~balancewatch.state.Store.claim_deliveries`), for
+    :func:`delivery_lease`, so no other daemon sends them meanwhile; each mark presents its
+    claim. Without an owner they are read as they are (one process alone).
+
     ``on_sent(notification_ids, channel)`` runs right after a service accepted a message
     and before the deliveries are marked (the crash tests kill the process there).
-    ``send_timeout`` (seconds per send) defaults to :data:`DEFAULT_SEND_TIMEOUT`. Store calls
+    ``send_timeout`` (seconds per send) defaults to ``notify.timeout`` (20 s). Store calls
     run in worker threads (SQLite fsyncs every commit). Raises only if the outbox cannot
     be read; a failed mark is logged and the delivery is simply sent again later.
     """
-    run = _Round(store, config, now, on_sent, _send_timeout(config, send_timeout))
-    pending = await asyncio.to_thread(store.due_deliveries, now, BATCH)
+    timeout = _send_timeout(config, send_timeout)
+    run = _Round(store, config, now, on_sent, timeout)
+    if owner is None:
+        pending = await asyncio.to_thread(store.due_deliveries, now, BATCH)
+    else:
+        lease = delivery_lease(timeout)
+        pending = await asyncio.to_thread(store.claim_deliveries, owner, now, lease, BATCH)
     live = await run.give_up_expired(pending)
     queues = batches(live)
     outcomes = await asyncio.gather(
@@ -193,11 +202,17 @@ async def deliver_due(
     return run.stats
 
 
+def delivery_lease(send_timeout: float) -> float:
+    """Seconds a delivery stays claimed: the send and its mark, twice over, and ten seconds.
+    A daemon that dies mid-send leaves its claimed deliveries to another after that (one
+    may then be sent twice: at-least-once, as a crash between a send and its mark)."""
+    return 2 * send_timeout + 10
+
+
 def _send_timeout(config: Config, override: float | None) -> float:
     if override is not None:
         return override
-    configured: Any = getattr(config.notify, "timeout", None)  # not in the schema (yet)
-    return configured.total_seconds() if isinstance(configured, timedelta) else DEFAULT_SEND_TIMEOUT
+    return config.notify.timeout.total_seconds()
 
 
 class _Round:
@@ -229,7 +244,9 @@ class _Round:
                 continue
             delivery, note = item.delivery, item.notification
             error = delivery.last_error or "never attempted"
-            await self._write(self.store.mark_gave_up, note.id, delivery.channel, error, self.now)
+            await self._write(
+                self.store.mark_gave_up, note.id, delivery.channel, error, self.now, item.claim
+            )
             self.stats.gave_up += 1
             self.stats.given_up.append((note.id, delivery.channel))
             log.error(
@@ -269,8 +286,9 @@ class _Round:
     async def _delivered(self, batch: Batch) -> None:
         if self.on_sent is not None:
             self.on_sent(batch.ids, batch.channel)
-        for nid in batch.ids:
-            await self._write(self.store.mark_delivered, nid, batch.channel, self.now)
+        for item in batch.items:
+            nid = item.notification.id
+            await self._write(self.store.mark_delivered, nid, batch.channel, self.now, item.claim)
         self.stats.messages += 1
         self.stats.delivered += len(batch.items)
         attempt = max(item.delivery.attempts for item in batch.items) + 1
@@ -281,7 +299,9 @@ class _Round:
         for item in batch.items:
             delivery, note = item.delivery, item.notification
             retry_at = min(self.now + backoff(delivery.attempts), self.deadline(note))
-            await self._write(self.store.mark_failed, note.id, batch.channel, reason, retry_at)
+            await self._write(
+                self.store.mark_failed, note.id, batch.channel, reason, retry_at, item.claim
+            )
             self.stats.failed += 1
         log.warning(
             "delivery_failed",

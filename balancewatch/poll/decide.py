@@ -15,23 +15,19 @@ after a few bad keys); a 429 waits for its Retry-After.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from functools import cached_property
-from typing import Any
 
 from balancewatch import alerts
-from balancewatch.config.load import Account, Config, Defaults
 from balancewatch.model import AuthError, ProviderError, RateLimited, Snapshot
 from balancewatch.notify import wording as messages
-from balancewatch.providers import Client, Provider, fetch
+from balancewatch.poll.plan import AccountPlan
+from balancewatch.providers import Client, fetch
 from balancewatch.records import AlertState, Health, PollRecord
-from balancewatch.rules import RuleContext, RuleResult, evaluate_rules
+from balancewatch.rules import RuleContext, RuleResult, evaluate_specs
 from balancewatch.rules import health as health_rules
-from balancewatch.rules.specs import RuleEntry
+from balancewatch.rules.history import History, SnapshotHistory
 
 ONE_SHOT_LOOKBACK = timedelta(days=1)
 """History that one-shot commands (check, replay) read from the store: one account, once,
@@ -39,50 +35,6 @@ so a day is cheap, and it finds the previous poll whatever the interval."""
 AUTH_QUARANTINE = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(minutes=15)
 MAX_RATE_LIMIT_WAIT = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class AccountPlan:
-    """An account with every default resolved and its provider instantiated."""
-
-    name: str
-    provider_name: str
-    provider: Provider
-    tags: tuple[str, ...]
-    rules: tuple[RuleEntry, ...]
-    rule_ids: tuple[str, ...]
-    interval: timedelta
-    timeout: timedelta
-    jitter: timedelta
-    failures_before_alert: int
-    repeat: timedelta
-    send_resolved: bool
-    fingerprint: str
-
-    @cached_property
-    def policy(self) -> alerts.Policy:
-        needed = {
-            rid: entry.spec.consecutive
-            for rid, entry in zip(self.rule_ids, self.rules, strict=True)
-        }
-        return alerts.Policy(self.repeat, self.send_resolved, needed)
-
-    @cached_property
-    def history_window(self) -> timedelta:
-        """How much history the rules need: the longest ``within``/``window``, else none.
-
-        Zero means "the previous snapshot only" (``change`` since the last poll, and the
-        threshold's "was ... ago; ~N h left at the current rate" hint). The daemon keeps
-        this much in memory per account, so it is what the rules need and no more: a day
-        of 1-minute polls for 10,000 accounts would be gigabytes.
-        """
-        spans = [timedelta(0)]
-        for entry in self.rules:
-            for attr in ("within", "window"):
-                value = getattr(entry.spec, attr, None)
-                if isinstance(value, timedelta):
-                    spans.append(value)
-        return max(spans)
 
 
 def recent_history(history: Sequence[Snapshot], window: timedelta, now: datetime) -> list[Snapshot]:
@@ -93,50 +45,6 @@ def recent_history(history: Sequence[Snapshot], window: timedelta, now: datetime
     return recent if recent else earlier[-1:]
 
 
-def make_plan(account: Account, defaults: Defaults) -> AccountPlan:
-    """Resolve an account of the config against ``defaults``."""
-    effective = account.effective(defaults)
-    return AccountPlan(
-        name=account.name,
-        provider_name=account.provider,
-        provider=account.build_provider(),
-        tags=account.tags,
-        rules=account.rules,
-        rule_ids=account.rule_ids,
-        interval=effective.interval,
-        timeout=effective.timeout,
-        jitter=effective.jitter,
-        failures_before_alert=effective.failures_before_alert,
-        repeat=effective.repeat,
-        send_resolved=effective.send_resolved,
-        fingerprint=fingerprint(account.provider, account.settings, account.currency),
-    )
-
-
-def redactable_secrets(config: Config) -> set[str]:
-    """Every credential to keep out of logs: the config's, plus what providers know.
-
-    Providers know credentials the config does not mark as secret (an http_json URL's
-    ``?key=...`` written literally in the file), and httpx logs such URLs at INFO.
-    """
-    return set(config.secrets) | {s for a in config.accounts for s in a.build_provider().secrets()}
-
-
-def fingerprint(provider: str, settings: Any, currency: str | None) -> str:
-    """A hash of what identifies the account's requests (credentials included, hashed)."""
-    raw = {k: _plain(v) for k, v in settings.__dict__.items()}
-    text = json.dumps([provider, currency, raw], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "get_secret_value"):
-        return value.get_secret_value()
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 async def poll(plan: AccountPlan, client: Client, now: datetime) -> Snapshot | ProviderError:
     """Read one account's balances; a failure is returned, not raised."""
     try:
@@ -145,7 +53,7 @@ async def poll(plan: AccountPlan, client: Client, now: datetime) -> Snapshot | P
             client,
             account=plan.name,
             now=now,
-            deadline=plan.timeout.total_seconds(),
+            deadline=plan.effective.timeout.total_seconds(),
         )
     except ProviderError as error:
         return error
@@ -167,12 +75,13 @@ def next_health(
         return Health(account=plan.name, last_ok_at=now, last_poll_at=now)
     failures = base.consecutive_failures + 1
     if isinstance(outcome, AuthError):
-        wait = max(AUTH_QUARANTINE, plan.interval)
+        wait = max(AUTH_QUARANTINE, plan.effective.interval)
     elif isinstance(outcome, RateLimited) and outcome.retry_after is not None:
         wait = min(timedelta(seconds=outcome.retry_after), MAX_RATE_LIMIT_WAIT)
         wait = max(wait, timedelta(seconds=1))
     else:
-        wait = min(plan.interval * 2 ** min(failures - 1, 16), max(MAX_BACKOFF, plan.interval))
+        interval = plan.effective.interval
+        wait = min(interval * 2 ** min(failures - 1, 16), max(MAX_BACKOFF, interval))
     return replace(
         base,
         consecutive_failures=failures,
@@ -188,18 +97,23 @@ def evaluate(
     plan: AccountPlan,
     outcome: Snapshot | ProviderError,
     health: Health,
-    history: Sequence[Snapshot],
+    history: History | Sequence[Snapshot],
     states: Mapping[str, AlertState],
     now: datetime,
 ) -> RuleResult:
-    """Health conditions always; balance rules only on a successful poll."""
+    """Health conditions always; balance rules only on a successful poll.
+
+    ``history`` is what the rules see of earlier polls: a :class:`History` (the daemon's
+    cache), or a list of snapshots as :func:`recent_history` chooses them."""
     error = outcome if isinstance(outcome, ProviderError) else None
-    result = health_rules.evaluate(error, health.consecutive_failures, plan.failures_before_alert)
+    failures = plan.effective.failures_before_alert
+    result = health_rules.evaluate(error, health.consecutive_failures, failures)
     if isinstance(outcome, Snapshot):
         firing = {k: s.severity for k, s in states.items() if s.status == "firing"}
         refs = {k: s.event_ref for k, s in states.items() if s.event_ref is not None}
-        ctx = RuleContext(outcome, history, now, firing, refs)
-        result += evaluate_rules(plan.rules, plan.rule_ids, ctx)
+        past = SnapshotHistory(history) if isinstance(history, Sequence) else history
+        ctx = RuleContext(outcome, past, now, firing, refs)
+        result += evaluate_specs(plan.rules.specs, plan.rules.ids, ctx)
     return result
 
 
@@ -208,7 +122,7 @@ def decide(
     outcome: Snapshot | ProviderError,
     *,
     previous_health: Health | None,
-    history: Sequence[Snapshot],
+    history: History | Sequence[Snapshot],
     states: Mapping[str, AlertState],
     now: datetime,
     poll_id: str,

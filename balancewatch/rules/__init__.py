@@ -8,6 +8,6 @@ is not zero, so it neither fires nor resolves.
 """
 
 from balancewatch.rules.base import RuleContext, RuleResult
-from balancewatch.rules.engine import evaluate_rules
+from balancewatch.rules.engine import evaluate_rules, evaluate_specs
 
-__all__ = ["RuleContext", "RuleResult", "evaluate_rules"]
+__all__ = ["RuleContext", "RuleResult", "evaluate_rules", "evaluate_specs"]

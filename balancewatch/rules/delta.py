@@ -48,15 +48,16 @@ def find_move(
     value = ctx.value(currency, kind)
     if value is None:
         return None
-    points = [
-        point for point in ctx.series(currency, kind, within) if since is None or point[0] >= since
-    ]
     if within is None:
-        points = points[-1:]
-    if not points:
+        point = ctx.history.last(currency, kind, since)
+    else:
+        start = ctx.now - within
+        if since is not None and since > start:
+            start = since
+        point = ctx.history.extreme(currency, kind, start, highest=direction == "drop")
+    if point is None:
         return None
-    pick = max if direction == "drop" else min
-    ref_at, reference = pick(points, key=lambda p: (p[1], p[0]))
+    ref_at, reference = point
     moved = reference - value if direction == "drop" else value - reference
     if moved <= 0 or not _big_enough(moved, reference, size, direction):
         return None

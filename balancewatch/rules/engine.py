@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from balancewatch.model import Severity
+from balancewatch.model import Condition, Severity
 from balancewatch.rules import change, held_increase, runway, threshold
 from balancewatch.rules.base import RuleContext, RuleResult
 from balancewatch.rules.specs import (
     ChangeRule,
     HeldIncreaseRule,
     RuleEntry,
+    RuleSpec,
     RunwayRule,
     ThresholdRule,
 )
@@ -21,27 +22,34 @@ def evaluate_rules(
     entries: Sequence[RuleEntry], ids: Sequence[str], ctx: RuleContext
 ) -> RuleResult:
     """Every rule of an account over one snapshot. Pure."""
-    result = RuleResult()
-    for entry, rule_id in zip(entries, ids, strict=True):
-        spec = entry.spec
+    return evaluate_specs([entry.spec for entry in entries], ids, ctx)
+
+
+def evaluate_specs(specs: Sequence[RuleSpec], ids: Sequence[str], ctx: RuleContext) -> RuleResult:
+    """:func:`evaluate_rules` for the specs themselves (a plan keeps them unwrapped)."""
+    conditions: list[Condition] = []
+    evaluated: set[str] = set()
+    for spec, rule_id in zip(specs, ids, strict=True):
         if isinstance(spec, ThresholdRule):
-            result += threshold.evaluate(spec, rule_id, ctx)
+            result = threshold.evaluate(spec, rule_id, ctx)
         elif isinstance(spec, ChangeRule):
-            result += change.evaluate(spec, rule_id, ctx)
+            result = change.evaluate(spec, rule_id, ctx)
         elif isinstance(spec, HeldIncreaseRule):
-            result += held_increase.evaluate(spec, rule_id, ctx)
-        elif isinstance(spec, RunwayRule):
-            result += runway.evaluate(spec, rule_id, ctx, runway_floors(entries, spec, ctx))
-    return result
+            result = held_increase.evaluate(spec, rule_id, ctx)
+        else:
+            result = runway.evaluate(spec, rule_id, ctx, runway_floors(specs, spec, ctx))
+        conditions += result.conditions
+        evaluated |= result.evaluated
+    return RuleResult(conditions, frozenset(evaluated))
 
 
 def runway_floors(
-    entries: Sequence[RuleEntry], rule: RunwayRule, ctx: RuleContext
+    rules: Sequence[RuleEntry | RuleSpec], rule: RunwayRule, ctx: RuleContext
 ) -> dict[str, Decimal]:
     """Per currency, the critical ``below`` level of a threshold on the same kind, if any."""
     floors: dict[str, Decimal] = {}
-    for entry in entries:
-        spec = entry.spec
+    for item in rules:
+        spec = item.spec if isinstance(item, RuleEntry) else item
         if not isinstance(spec, ThresholdRule) or spec.direction != "below":
             continue
         if spec.balance != rule.balance:

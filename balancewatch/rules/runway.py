@@ -8,12 +8,12 @@ when the account has one (running into the critical alert is running out), else 
 
 from __future__ import annotations
 
-import itertools
 from datetime import timedelta
 from decimal import Decimal
 
 from balancewatch.model import Condition, Severity
 from balancewatch.rules.base import RuleContext, RuleResult, key
+from balancewatch.rules.history import EXACT, decrease
 from balancewatch.rules.specs import RunwayRule
 from balancewatch.units import format_amount, format_duration
 
@@ -24,18 +24,14 @@ a rate, it is noise."""
 
 def spend_rate(ctx: RuleContext, currency: str, kind: str, window: timedelta) -> Decimal | None:
     """Amount spent per second over ``window`` (decreases only), or None without history."""
-    points = list(ctx.series(currency, kind, window))
+    spending = ctx.history.spending(currency, kind, ctx.now - window)
     current = ctx.value(currency, kind)
-    if not points or current is None:
+    if spending is None or current is None:
         return None
-    points.append((ctx.now, current))
-    span = points[-1][0] - points[0][0]
+    span = ctx.now - spending.first_at
     if span < min(MIN_SPAN, window / 2):
         return None
-    spent = sum(
-        (max(Decimal(0), a - b) for (_, a), (_, b) in itertools.pairwise(points)),
-        Decimal(0),
-    )
+    spent = EXACT.add(spending.spent, decrease(spending.last, current))
     return spent / Decimal(int(span.total_seconds()))
 
 

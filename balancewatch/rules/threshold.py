@@ -57,9 +57,7 @@ def _condition(
     severity: Severity,
     level: Decimal,
 ) -> Condition:
-    previous = ctx.previous
-    prev_balance = previous.balances.get(currency) if previous else None
-    prev_value = prev_balance.kind(rule.balance) if prev_balance else None
+    previous = ctx.history.latest(currency, rule.balance)
     word = rule.direction
     shown = f"{rule.balance} {format_amount(value, currency)}"
     crossed = value < level if word == "below" else value > level
@@ -82,7 +80,7 @@ def _condition(
         balance_kind=rule.balance,
         value=value,
         threshold=level,
-        previous=prev_value,
-        previous_at=previous.taken_at if previous and prev_value is not None else None,
+        previous=previous[1] if previous is not None else None,
+        previous_at=previous[0] if previous is not None else None,
         runway_seconds=runway,
     )

@@ -48,6 +48,7 @@ class _Account:
     fault: tuple[str, dict[str, object]] | None = None
     drain: tuple[str | None, str, Decimal] | None = None
     requests: int = 0
+    request_times: list[float] = field(default_factory=list)
     last_headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -167,6 +168,12 @@ class SimAccounts:
         with self._lock:
             return self._account(api_key).requests
 
+    def request_times(self, api_key: str) -> list[float]:
+        """When each request reached this account (the server's clock, seconds), in order:
+        the tests of several daemons find an account polled twice in one slot by them."""
+        with self._lock:
+            return list(self._account(api_key).request_times)
+
     def last_headers(self, api_key: str) -> dict[str, str]:
         """Headers (lower-case names) of the account's latest request."""
         with self._lock:
@@ -190,6 +197,7 @@ class SimAccounts:
             account = None
         if account is not None:
             account.requests += 1
+            account.request_times.append(self._clock())
             account.last_headers = dict(request.headers)
         fault = (account.fault if account else None) or self._global_fault
         if fault is not None:

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from balancewatch.config.load import Account, Config
 from balancewatch.model import BALANCE_KINDS, Snapshot
+from balancewatch.poll.plan import AccountPlan
 from balancewatch.records import Acknowledgement, AlertState, Health, Notification, Silence
 from balancewatch.state import Store
 from balancewatch.units import format_amount, format_duration, parse_duration
@@ -62,7 +62,7 @@ class Poll:
 
 @dataclass(frozen=True)
 class Detail:
-    account: Account
+    account: AccountPlan
     state: str
     health: Health | None
     last_ok: str
@@ -81,7 +81,7 @@ class Detail:
     now: datetime
 
 
-def detail(store: Store, config: Config, account: Account, span: str, now: datetime) -> Detail:
+def detail(store: Store, account: AccountPlan, span: str, now: datetime) -> Detail:
     """Run on the database thread: every read of the account's page."""
     delta = parse_duration(span)
     name = account.name
@@ -91,7 +91,7 @@ def detail(store: Store, config: Config, account: Account, span: str, now: datet
         key=lambda a: -a.severity,
     )
     snap = store.last_snapshot(name)
-    interval = account.effective(config.defaults).interval
+    interval = account.effective.interval
     recent = store.history(name, now - interval * (RECENT + 5))[-RECENT:]
     notes = store.notifications_of(name, 500)
     since = now - delta
@@ -122,10 +122,10 @@ def detail(store: Store, config: Config, account: Account, span: str, now: datet
     )
 
 
-def silence_rules(account: Account) -> list[str]:
+def silence_rules(account: AccountPlan) -> list[str]:
     """What a silence of this account may name (as ``silence --rule`` accepts): its rule
     ids, their types, and the health alerts."""
-    ids = set(account.rule_ids)
+    ids = set(account.rules.ids)
     return sorted(ids | {rule.split("-", 1)[0] for rule in ids} | {"auth", "unreachable"})
 
 
@@ -142,7 +142,7 @@ def _amounts(snap: Snapshot | None) -> list[tuple[str, str]]:
 
 def _chart(
     store: Store,
-    account: Account,
+    account: AccountPlan,
     snap: Snapshot | None,
     currency: str,
     kind: str,

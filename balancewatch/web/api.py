@@ -41,7 +41,7 @@ async def status(request: web.Request) -> web.Response:
     source = request.app[SOURCE]
     if request.query:
         raise fail(400, "/api/v1/status takes no parameters")
-    names = [a.name for a in source.config().accounts]
+    names = list(source.listing().by_name)
     return _json(await source.db(status_data, source.store, names, source.clock()))
 
 
@@ -66,7 +66,7 @@ async def history(request: web.Request) -> web.Response:
     """``?since=24h`` (default) or an instant; ``kind=`` one kind; ``currency=`` one currency."""
     source = request.app[SOURCE]
     name = request.match_info["name"]
-    if name not in {a.name for a in source.config().accounts}:
+    if name not in source.listing().by_name:
         raise fail(404, f"no account named {name[:100]!r} in the config")
     unknown = sorted(set(request.query) - {"since", "kind", "currency"})
     if unknown:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -29,9 +29,11 @@ from aiohttp import web
 from balancewatch import __version__
 from balancewatch.config.http import HttpSettings
 from balancewatch.config.load import Config
+from balancewatch.poll.plan import AccountPlan
 from balancewatch.records import Acknowledgement
 from balancewatch.state import Store
 from balancewatch.web import security
+from balancewatch.web.listing import Listing, listing
 from balancewatch.web.security import CSRF_COOKIE, CSRF_FIELD, HEADERS, SESSION_COOKIE, Signer
 from balancewatch.web.spark import Runways
 
@@ -58,7 +60,8 @@ class Source:
 
     ``db(call, *args)`` runs ``call(*args)`` on the daemon's database thread; ``config()``
     is the config in force (a reload swaps it); ``health()`` lists what is unhealthy;
-    ``metrics()`` renders Prometheus' text (None: no metrics).
+    ``metrics()`` renders Prometheus' text (None: no metrics); ``plans()`` are the accounts
+    the daemon polls (None: the page plans the config's accounts itself).
     """
 
     store: Store
@@ -71,6 +74,11 @@ class Source:
     acknowledged: Callable[[Acknowledgement], None] = lambda ack: None
     """Told of an acknowledgement about to be stored (the daemon applies it from its next
     poll; another process reads it from the store)."""
+    plans: Callable[[], Mapping[str, AccountPlan]] | None = None
+
+    def listing(self) -> Listing:
+        """Every account the page shows, by name (once per config)."""
+        return listing(self.config(), None if self.plans is None else self.plans())
 
 
 @dataclass

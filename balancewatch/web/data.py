@@ -13,7 +13,7 @@ from typing import Any
 
 from balancewatch.model import BALANCE_KINDS, Snapshot
 from balancewatch.records import Acknowledgement, AlertState, Silence
-from balancewatch.state import Store
+from balancewatch.state import Cluster, Store
 from balancewatch.units import plain_decimal
 
 
@@ -30,8 +30,9 @@ def status_data(store: Store, accounts: Sequence[str], now: datetime) -> dict[st
     """Everything ``status`` shows, as plain data (the JSON form).
 
     Two queries for all accounts (latest snapshots, health), not two per account: the
-    page's API serves it for 10,000 accounts.
+    page's API serves it for 10,000 accounts. Accounts by name, as the page lists them.
     """
+    accounts = sorted(accounts)
     snaps = store.last_snapshots(accounts)
     healths = {h.account: h for h in store.all_health()}
     rows = []
@@ -57,7 +58,35 @@ def status_data(store: Store, accounts: Sequence[str], now: datetime) -> dict[st
         "silences": [silence(s) for s in store.silences(now)],
         "outbox_depth": store.outbox_depth(),
         "last_reload_ok": store.get_meta("last_reload_ok"),
+        **daemons_data(store.cluster()),
     }
+
+
+SILENT_AFTER = 30
+"""Seconds without a heartbeat after which a daemon is called silent (a live one beats
+every 1-5 s)."""
+
+
+def daemons_data(cluster: Cluster) -> dict[str, Any]:
+    """The daemons sharing the state, what each holds, and whether their configs agree."""
+    daemons = []
+    for member in cluster.members:
+        age = (cluster.now - member.last_heartbeat).total_seconds()
+        daemons.append(
+            {
+                "id": member.id,
+                "host": member.host,
+                "pid": member.pid,
+                "config_hash": member.config_hash,
+                "started_at": iso(member.started_at),
+                "last_heartbeat": iso(member.last_heartbeat),
+                "heartbeat_age_seconds": round(max(age, 0.0), 1),
+                "silent": age > SILENT_AFTER,
+                "holds": cluster.held_by(member.id),
+            }
+        )
+    live = {d["config_hash"] for d in daemons if not d["silent"]}
+    return {"daemons": daemons, "config_mismatch": len(live) > 1}
 
 
 def balances(snap: Snapshot | None) -> dict[str, dict[str, str | None]]:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from balancewatch.config.load import Account
 from balancewatch.model import KIND_ALIASES, Severity, Snapshot
+from balancewatch.poll.plan import AccountPlan
 from balancewatch.records import AlertState, Health, Notification, Silence
 from balancewatch.rules.specs import HeldIncreaseRule, RunwayRule, ThresholdRule
 from balancewatch.units import format_amount, format_duration
@@ -24,7 +24,7 @@ RUNWAY_WINDOW = timedelta(hours=6)
 """The spend rate is measured over this much history (the runway rule's default)."""
 
 
-def state_of(account: Account, health: Health | None, firing: Sequence[AlertState]) -> str:
+def state_of(account: AccountPlan, health: Health | None, firing: Sequence[AlertState]) -> str:
     """critical/warning/info (firing, worst severity), failing, waiting (never polled),
     ok; a disabled account is ``disabled`` whatever its old rows say."""
     failures = None if health is None else health.consecutive_failures
@@ -42,11 +42,11 @@ def state(enabled: bool, failures: int | None, firing: Sequence[AlertState]) -> 
     return "failing" if failures else "ok"
 
 
-def main_amount(account: Account, snap: Snapshot | None) -> tuple[str, str] | None:
+def main_amount(account: AccountPlan, snap: Snapshot | None) -> tuple[str, str] | None:
     """The (currency, kind) an account's sparkline and runway follow: what its first
     threshold or runway rule watches, else its first currency's available amount."""
-    kind, currency = "available", account.currency
-    for entry in account.rules:
+    kind, currency = "available", account.provider.currency
+    for entry in account.rules.entries:
         spec = entry.spec
         if isinstance(spec, ThresholdRule | RunwayRule):
             kind = KIND_ALIASES.get(spec.balance, spec.balance)
@@ -62,27 +62,27 @@ def main_amount(account: Account, snap: Snapshot | None) -> tuple[str, str] | No
     return None
 
 
-def rule_kinds(account: Account) -> dict[str, str]:
+def rule_kinds(account: AccountPlan) -> dict[str, str]:
     """The amount kind each of the account's rules reads, by rule id."""
     found = {}
-    for rule_id, entry in zip(account.rule_ids, account.rules, strict=True):
+    for rule_id, entry in zip(account.rules.ids, account.rules.entries, strict=True):
         spec = entry.spec
         kind = spec.kind if isinstance(spec, HeldIncreaseRule) else spec.balance
         found[rule_id] = KIND_ALIASES.get(kind, kind)
     return found
 
 
-def _thresholds(account: Account, currency: str, kind: str) -> list[ThresholdRule]:
+def _thresholds(account: AccountPlan, currency: str, kind: str) -> list[ThresholdRule]:
     return [
         spec
-        for entry in account.rules
+        for entry in account.rules.entries
         if isinstance(spec := entry.spec, ThresholdRule)
         and spec.currency in (None, currency)
         and KIND_ALIASES.get(spec.balance, spec.balance) == kind
     ]
 
 
-def levels(account: Account, currency: str, kind: str) -> list[Level]:
+def levels(account: AccountPlan, currency: str, kind: str) -> list[Level]:
     """The threshold levels on one amount, as lines to draw."""
     return [
         Level(value, f"{sev.label} {spec.direction} {format_amount(value, currency)}", sev.label)
@@ -91,7 +91,7 @@ def levels(account: Account, currency: str, kind: str) -> list[Level]:
     ]
 
 
-def floor(account: Account, currency: str, kind: str) -> Decimal:
+def floor(account: AccountPlan, currency: str, kind: str) -> Decimal:
     """Where the runway ends: the critical ``below`` level on this amount, else zero (as the
     runway rule measures it: running into the critical alert is running out)."""
     found = [

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlencode
 
-from balancewatch.config.load import Account, Config
 from balancewatch.model import Snapshot
+from balancewatch.poll.plan import AccountPlan
 from balancewatch.records import Acknowledgement, AlertState
 from balancewatch.state import Store
 from balancewatch.web import facts, spark
 from balancewatch.web.data import held_acks
+from balancewatch.web.listing import Listing
 
 PER_PAGE = 50
 REFRESH = 30
@@ -148,7 +149,7 @@ class Overview:
 
 
 def overview(
-    store: Store, config: Config, query: Query, now: datetime, runways: spark.Runways
+    store: Store, listed: Listing, query: Query, now: datetime, runways: spark.Runways
 ) -> Overview:
     """Run on the database thread: every read of the page, and the ordering (no sort: the
     accounts, by name once per config, are dealt into one list per state, worst first)."""
@@ -156,9 +157,9 @@ def overview(
     firing: dict[str, list[AlertState]] = {}
     for alert in store.firing_alerts():
         firing.setdefault(alert.account, []).append(alert)
-    by_state: dict[str, list[Account]] = {state: [] for state in facts.STATES}
+    by_state: dict[str, list[AccountPlan]] = {state: [] for state in facts.STATES}
     no_alert: list[AlertState] = []
-    for account in _by_name(config):
+    for account in listed.accounts:
         name = account.name
         state = facts.state(account.enabled, failures.get(name), firing.get(name, no_alert))
         by_state[state].append(account)
@@ -190,9 +191,9 @@ def overview(
         query=query,
         rows=rows,
         matched=len(chosen),
-        total=len(config.accounts),
+        total=len(listed.accounts),
         counts={state: len(found) for state, found in by_state.items()},
-        tags=_tags(config),
+        tags=listed.tags,
         outbox_depth=store.outbox_depth(),
         reload_failed=store.get_meta("last_reload_ok") == "0",
     )
@@ -200,7 +201,7 @@ def overview(
 
 def _row(
     store: Store,
-    account: Account,
+    account: AccountPlan,
     snap: Snapshot | None,
     firing: list[AlertState],
     acks: list[Acknowledgement],
@@ -213,7 +214,7 @@ def _row(
     state = facts.state_of(account, health, firing)
     return Row(
         name=account.name,
-        provider=account.provider,
+        provider=account.provider_name,
         tags=account.tags,
         state=state,
         alerts=sorted(firing, key=lambda a: -a.severity),
@@ -227,37 +228,13 @@ def _row(
     )
 
 
-_INDEX: dict[int, tuple[Config, list[Account], list[str]]] = {}
-
-
-def _by_name(config: Config) -> list[Account]:
-    """The config's accounts sorted by name, and its tags: once per config (a reload makes
-    a new one; the last two are kept)."""
-    return _index(config)[1]
-
-
-def _tags(config: Config) -> list[str]:
-    return _index(config)[2]
-
-
-def _index(config: Config) -> tuple[Config, list[Account], list[str]]:
-    found = _INDEX.get(id(config))
-    if found is None or found[0] is not config:
-        accounts = sorted(config.accounts, key=lambda a: a.name)
-        tags = sorted({t for a in config.accounts for t in a.tags})
-        found = _INDEX[id(config)] = (config, accounts, tags)
-        while len(_INDEX) > 2:
-            del _INDEX[next(iter(_INDEX))]
-    return found
-
-
 def _state_wanted(state: str, wanted: str) -> bool:
     if wanted == "firing":
         return state in ("critical", "warning", "info")
     return not wanted or state == wanted
 
 
-def _matches(account: Account, query: Query) -> bool:
+def _matches(account: AccountPlan, query: Query) -> bool:
     if query.name and query.name.lower() not in account.name.lower():
         return False
     return not query.tag or query.tag in account.tags

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from balancewatch.config.load import Account
+from balancewatch.poll.plan import AccountPlan
 from balancewatch.web import account, overview, spark
 from balancewatch.web.app import SITE, SOURCE, fail, render
 
@@ -16,13 +16,12 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/static/{file}", static)
 
 
-def find_account(request: web.Request) -> Account:
-    """The configured account the address names (404 if none)."""
+def find_account(request: web.Request) -> AccountPlan:
+    """The account the address names, as the page lists it (404 if none)."""
     name = request.match_info["name"]
-    config = request.app[SOURCE].config()
-    for item in config.accounts:
-        if item.name == name:
-            return item
+    found = request.app[SOURCE].listing().by_name.get(name)
+    if found is not None:
+        return found
     raise fail(404, f"No account named {name[:100]!r} in the config.")
 
 
@@ -34,7 +33,7 @@ async def index(request: web.Request) -> web.Response:
         raise fail(400, str(error)) from None
     runways = request.app[SITE].runways
     model = await source.db(
-        overview.overview, source.store, source.config(), query, source.clock(), runways
+        overview.overview, source.store, source.listing(), query, source.clock(), runways
     )
     if query.page > model.pages:
         raise fail(404, f"There are {model.pages} page(s); page {query.page} is past the last.")
@@ -57,9 +56,7 @@ async def account_page(request: web.Request) -> web.Response:
         refresh = overview.parse_refresh(request.query)
     except overview.BadQuery as error:
         raise fail(400, str(error)) from None
-    model = await source.db(
-        account.detail, source.store, source.config(), item, span, source.clock()
-    )
+    model = await source.db(account.detail, source.store, item, span, source.clock())
     param = overview.refresh_param(refresh)
     return render(
         request,

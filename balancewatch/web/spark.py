@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import quote
 
-from balancewatch.config.load import Account
 from balancewatch.model import Snapshot
+from balancewatch.poll.plan import AccountPlan
 from balancewatch.state import Store
 from balancewatch.web import facts, svg
 
@@ -42,7 +42,9 @@ def url(name: str, span: str, state: str, snap: Snapshot | None) -> str:
     return base if snap is None else f"{base}&at={int(snap.taken_at.timestamp())}"
 
 
-def sparkline(store: Store, account: Account, span: str, now: datetime, tone: str | None) -> str:
+def sparkline(
+    store: Store, account: AccountPlan, span: str, now: datetime, tone: str | None
+) -> str:
     """The sparkline of an account's main amount over one of :data:`RANGES`, in ``tone``
     (None: its state now). It runs from the first poll in the span to the latest, so a
     new account's first hour fills the width instead of a sliver at its right edge."""
@@ -62,7 +64,7 @@ def sparkline(store: Store, account: Account, span: str, now: datetime, tone: st
     return svg.sparkline(series, start, snap.taken_at, tone=tone, label=label)
 
 
-def runway(store: Store, account: Account, currency: str, kind: str, now: datetime) -> str:
+def runway(store: Store, account: AccountPlan, currency: str, kind: str, now: datetime) -> str:
     """The runway of one amount at the spend rate of the last six hours, as a phrase."""
     buckets = store.series(
         account.name, currency, kind, now - facts.RUNWAY_WINDOW, now, RUNWAY_BUCKETS
@@ -81,7 +83,7 @@ class Runways:
         self.size = size
         self._kept: OrderedDict[tuple[str, str, str, Decimal], tuple[datetime, str]] = OrderedDict()
 
-    def text(self, store: Store, account: Account, snap: Snapshot | None, now: datetime) -> str:
+    def text(self, store: Store, account: AccountPlan, snap: Snapshot | None, now: datetime) -> str:
         main = facts.main_amount(account, snap)
         if main is None or snap is None:
             return ""

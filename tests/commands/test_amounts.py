@@ -19,7 +19,8 @@ from pathlib import Path
 
 from balancewatch.config.load import load_config
 from balancewatch.model import Snapshot
-from balancewatch.poll.decide import decide, make_plan
+from balancewatch.poll.decide import decide
+from balancewatch.poll.plan import make_plan
 from balancewatch.sim.server import SimServer
 from balancewatch.state.sqlite import SqliteStore
 from tests.conftest import KEYS, sim_accounts

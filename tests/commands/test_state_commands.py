@@ -20,7 +20,8 @@ import pytest
 
 from balancewatch.config.load import parse_config
 from balancewatch.model import Balance, Snapshot
-from balancewatch.poll.decide import decide, make_plan
+from balancewatch.poll.decide import decide
+from balancewatch.poll.plan import make_plan
 from balancewatch.records import Acknowledgement
 from balancewatch.state.sqlite import SqliteStore
 

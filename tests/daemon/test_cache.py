@@ -16,7 +16,8 @@ import pytest
 from balancewatch.config.load import parse_config
 from balancewatch.daemon.cache import AccountCache
 from balancewatch.model import Balance, Severity, Snapshot, TransientError
-from balancewatch.poll.decide import AccountPlan, decide, make_plan, recent_history
+from balancewatch.poll.decide import decide, recent_history
+from balancewatch.poll.plan import AccountPlan, make_plan
 from balancewatch.records import Acknowledgement, AlertState, Health, PollRecord
 from balancewatch.rules.specs import HeldIncreaseRule
 from balancewatch.state.sqlite import SqliteStore
@@ -49,7 +50,7 @@ def poll_every_minute(cache: AccountCache, p: AccountPlan, minutes: int) -> list
     """What the daemon does each poll: read the history for the rules, then remember."""
     history: list[Snapshot] = []
     for minute in range(minutes):
-        history = cache.history_for("shop", p, snap(minute, 6000).taken_at)
+        history = cache.history_for("shop", p, snap(minute, 6000).taken_at).snapshots()
         cache.remember(
             PollRecord("shop", snap(minute, 6000).taken_at, snap(minute, 6000), Health("shop"))
         )
@@ -189,7 +190,7 @@ def wandering_polls(seed: int, count: int) -> Iterator[tuple[datetime, Snapshot 
 def readable(history: list[Snapshot], p: AccountPlan) -> list[tuple[datetime, list[str]]]:
     """What ``p``'s rules can read of a history: each poll's time, and the amounts (as
     written) of the kinds and currencies they name (every currency if one names none)."""
-    specs = [entry.spec for entry in p.rules]
+    specs = [entry.spec for entry in p.rules.entries]
     kinds = sorted({s.kind if isinstance(s, HeldIncreaseRule) else s.balance for s in specs})
     named = {s.currency for s in specs}
     return [
@@ -239,7 +240,7 @@ def test_the_rules_decide_the_same_from_the_cache_as_from_the_store(
             p.history_window,
             now,
         )
-        assert readable(cached, p) == readable(stored, p)
+        assert readable(cached.snapshots(), p) == readable(stored, p)
         decisions = [
             decide(
                 p,
@@ -275,7 +276,7 @@ def test_the_cache_keeps_only_the_amounts_the_rules_read() -> None:
             "USD": Balance(available=Decimal(3), held=Decimal(1)),
         }
         cache.remember(PollRecord("shop", at, Snapshot("shop", at, full), Health("shop")))
-    history = cache.history_for("shop", p, T0 + timedelta(minutes=5))
+    history = cache.history_for("shop", p, T0 + timedelta(minutes=5)).snapshots()
     assert [dict(s.balances) for s in history] == [
         {"DZD": Balance(available=Decimal("6000.00")), "USD": Balance(available=Decimal(3))}
     ] * 5

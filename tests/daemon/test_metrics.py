@@ -20,7 +20,7 @@ from balancewatch.config.load import parse_config
 from balancewatch.daemon.metrics import Metrics
 from balancewatch.daemon.service import Daemon, utcnow
 from balancewatch.model import Severity, TransientError
-from balancewatch.poll.decide import make_plan
+from balancewatch.poll.plan import make_plan
 from balancewatch.providers import make_client
 from balancewatch.sim.server import SimServer
 from balancewatch.state.sqlite import SqliteStore

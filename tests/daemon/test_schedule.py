@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from balancewatch.daemon.schedule import SlotTrigger, first_run_spread, phase
+from balancewatch.daemon.schedule import SlotTrigger, first_run_spread, next_slot, phase
 
 START = datetime(2026, 11, 23, 15, 0, 0, 123456, tzinfo=UTC)
 
@@ -97,3 +97,18 @@ def test_first_runs_come_quickly_but_never_all_at_once() -> None:
     assert first_run_spread(4, minute) == timedelta(milliseconds=20)
     assert first_run_spread(10_000, minute) == timedelta(seconds=50)
     assert first_run_spread(100_000, minute) == minute
+
+
+def test_a_restarted_tick_starts_at_the_accounts_next_slot_in_step_with_every_daemon() -> None:
+    """``next_slot`` (where a daemon takes an account back after another left) is the
+    first slot after now: on the same grid as SlotTrigger's, never now or in the past."""
+    interval = timedelta(seconds=60)
+    for seconds in (0.0, 0.001, 17.5, 59.999, 3600.0):
+        now = START + timedelta(seconds=seconds)
+        slot = next_slot("acme", interval, now)
+        assert now < slot <= now + interval
+        offset = phase("acme") * 60
+        assert (slot.timestamp() - offset) % 60 == pytest.approx(0, abs=1e-6)
+    trigger = SlotTrigger(interval=60, jitter=0, offset=phase("acme"), first=slot)
+    after = runs(trigger, 2)[1]
+    assert (after - slot).total_seconds() == pytest.approx(60)  # then one slot per interval

@@ -27,6 +27,7 @@ from balancewatch.notify.wording import Where, notification_id, render, system_n
 from balancewatch.records import AlertState, Notification
 from balancewatch.rules import RuleContext, evaluate_rules
 from balancewatch.rules import health as health_rules
+from balancewatch.rules.history import SnapshotHistory
 from balancewatch.rules.specs import RuleEntry, rule_ids
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -51,7 +52,7 @@ def transitions(
 ) -> list[Transition]:
     """The real rules over ``current`` and ``history``, then one lifecycle step."""
     entries = [RuleEntry.model_validate(spec) for spec in rules]
-    ctx = RuleContext(current, list(history), current.taken_at)
+    ctx = RuleContext(current, SnapshotHistory(list(history)), current.taken_at)
     result = evaluate_rules(entries, rule_ids(entries), ctx)
     _, steps = advance(ACCOUNT, states or {}, result, now=current.taken_at, policy=POLICY)
     return steps
@@ -139,7 +140,7 @@ def test_resolved_says_how_long_it_lasted() -> None:
     states: dict[str, AlertState] = {}
     fired_at, cleared_at = snapshot(0, 950), snapshot(-(3 * 3600 + 5 * 60), 5600)  # later
     for snap in (fired_at, cleared_at):
-        ctx = RuleContext(snap, [], snap.taken_at)
+        ctx = RuleContext(snap, SnapshotHistory([]), snap.taken_at)
         changed, steps = advance(
             ACCOUNT,
             states,

@@ -9,7 +9,8 @@ import pytest
 
 from balancewatch.config.load import parse_config
 from balancewatch.model import AuthError, Balance, RateLimited, Snapshot, TransientError
-from balancewatch.poll.decide import AUTH_QUARANTINE, decide, make_plan, may_poll, next_health
+from balancewatch.poll.decide import AUTH_QUARANTINE, decide, may_poll, next_health
+from balancewatch.poll.plan import make_plan
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -36,6 +36,7 @@ from balancewatch.rules import (
     threshold,
 )
 from balancewatch.rules.engine import runway_floors
+from balancewatch.rules.history import SnapshotHistory
 from balancewatch.rules.specs import (
     ChangeRule,
     HeldIncreaseRule,
@@ -78,7 +79,9 @@ def context(
     firing: Mapping[str, Severity] | None = None,
     event_refs: Mapping[str, datetime] | None = None,
 ) -> RuleContext:
-    return RuleContext(snapshot, list(history), snapshot.taken_at, firing or {}, event_refs or {})
+    return RuleContext(
+        snapshot, SnapshotHistory(list(history)), snapshot.taken_at, firing or {}, event_refs or {}
+    )
 
 
 def series(points: Sequence[tuple[float, Number]], currency: str = "DZD") -> list[Snapshot]:

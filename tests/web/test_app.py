@@ -123,7 +123,8 @@ def test_every_answer_carries_the_security_headers(tmp_path: Path) -> None:
 
 
 def test_the_api_status_is_what_status_json_prints(tmp_path: Path) -> None:
-    """Same state, same instant: `balancewatch status --json` and /api/v1/status agree."""
+    """Same state, same instant: `balancewatch status --json` and /api/v1/status agree,
+    accounts by name in both (the daemon keeps no config order of its accounts)."""
     config = tmp_path / "config.yaml"
     text = f"state: {{path: {tmp_path / 'state.db'}}}\n" + CONFIG
     config.write_text(text)
@@ -133,8 +134,8 @@ def test_the_api_status_is_what_status_json_prints(tmp_path: Path) -> None:
         with time_machine.travel(NOW, tick=False), redirect_stdout(printed):
             assert cli(["status", "--json", "-c", str(config)]) == 0
     assert json.loads(printed.getvalue()) == api
-    assert [row["account"] for row in api["accounts"]] == ["shop", "credits", "broken", "fresh"]
-    assert api["accounts"][0]["balances"]["DZD"]["available"] == "2755"
+    assert [row["account"] for row in api["accounts"]] == ["broken", "credits", "fresh", "shop"]
+    assert api["accounts"][3]["balances"]["DZD"]["available"] == "2755"
     assert api["firing"][0]["severity"] == "critical"
 
 

@@ -8,8 +8,10 @@ from decimal import Decimal
 
 from balancewatch.config.load import parse_config
 from balancewatch.model import Balance, Severity, Snapshot
+from balancewatch.poll.plan import plan_config
 from balancewatch.records import AlertState, Health, Notification
 from balancewatch.web import facts
+from balancewatch.web.listing import Listing
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -29,7 +31,7 @@ accounts:
     enabled: false
 """
 )
-SHOP, PLAIN = CONFIG.accounts
+SHOP, PLAIN = Listing.of(CONFIG).accounts[::-1]
 
 
 def test_state_is_disabled_then_worst_firing_then_failing_waiting_ok() -> None:
@@ -117,3 +119,12 @@ def test_an_alert_firing_now_is_an_open_band_from_when_it_started() -> None:
     (band,) = facts.episodes([], [firing], T0)
     assert (band.start, band.end, band.tone) == (T0 + HOUR, None, "critical")
     assert "below" in band.label
+
+
+def test_the_listing_shows_the_daemons_plans_and_its_disabled_accounts() -> None:
+    """The daemon keeps plans of what it polls and only the disabled accounts' models
+    (plan_config): the page lists both, by name, the disabled one as disabled."""
+    kept, plans, _ = plan_config(CONFIG)
+    listed = Listing.of(kept, plans)
+    assert [(a.name, a.enabled) for a in listed.accounts] == [("plain", False), ("shop", True)]
+    assert listed.by_name["shop"] is plans["shop"]
