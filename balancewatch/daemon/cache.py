@@ -150,6 +150,15 @@ class AccountCache:
         self._taken[ack.account, ack.alert_key] = ack
         self._acks[ack.account, ack.alert_key] = ack
 
+    def withdraw_ack(self, ack: Acknowledgement) -> None:
+        """``ack`` could not be written: it does not hold (the next refresh reads what the
+        store has)."""
+        key = (ack.account, ack.alert_key)
+        if self._taken.get(key) is ack:
+            del self._taken[key]
+        if self._acks.get(key) is ack:
+            del self._acks[key]
+
     def _with_taken(
         self, stored: dict[tuple[str, str], Acknowledgement]
     ) -> dict[tuple[str, str], Acknowledgement]:

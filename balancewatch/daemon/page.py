@@ -36,6 +36,7 @@ async def start_page(daemon: Daemon) -> bool:
         metrics_type=metrics.content_type,
         clock=daemon.clock,
         acknowledged=daemon.cache.take_ack,
+        withdrawn=daemon.cache.withdraw_ack,
         plans=lambda: daemon.plans,
     )
     metrics.acknowledged = daemon.cache.holding_acks

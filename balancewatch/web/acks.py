@@ -114,6 +114,10 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
         )
         # The daemon first: a poll deciding while this is written must not send a reminder.
         source.acknowledged(ack)
-        await source.db(source.store.acknowledge, ack)
+        try:
+            await source.db(source.store.acknowledge, ack)
+        except BaseException:
+            source.withdrawn(ack)
+            raise
         log.info("alert_acknowledged", account=ack.account, alert=ack.alert_key, by=name)
     raise web.HTTPSeeOther(request.path)

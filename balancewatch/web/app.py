@@ -74,6 +74,8 @@ class Source:
     acknowledged: Callable[[Acknowledgement], None] = lambda ack: None
     """Told of an acknowledgement about to be stored (the daemon applies it from its next
     poll; another process reads it from the store)."""
+    withdrawn: Callable[[Acknowledgement], None] = lambda ack: None
+    """Told that it could not be stored after all."""
     plans: Callable[[], Mapping[str, AccountPlan]] | None = None
 
     def listing(self) -> Listing:

@@ -343,3 +343,18 @@ def test_an_acknowledgement_taken_from_the_page_survives_a_refresh_that_missed_i
     asyncio.run(cache.silences(store, direct, T0 + timedelta(minutes=5)))
     assert cache.acked(state)
     assert not cache.acked(replace(state, started_at=T0 + timedelta(minutes=2)))
+
+
+def test_an_acknowledgement_that_could_not_be_written_is_withdrawn() -> None:
+    """The page hands it over, the write fails: it no longer quiets anything."""
+    state = AlertState(
+        "shop", "threshold:DZD", "threshold", "threshold", "DZD", "state", "firing",
+        Severity.CRITICAL, "low", started_at=T0, last_notified_at=T0,
+    )  # fmt: skip
+    ack = Acknowledgement("shop", state.key, T0, Severity.CRITICAL, T0 + timedelta(minutes=1))
+    cache = AccountCache()
+    cache.take_ack(ack)
+    assert cache.acked(state)
+    cache.withdraw_ack(ack)
+    assert not cache.acked(state)
+    assert cache.holding_acks() == []
