@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from balancewatch.daemon.logs import get_logger
-from balancewatch.web.app import Source, WebServer
 
 if TYPE_CHECKING:
     from balancewatch.daemon.service import Daemon
@@ -27,6 +26,10 @@ async def start_page(daemon: Daemon) -> bool:
     http, metrics = daemon.config.http, daemon.metrics
     if http is None or metrics is None:
         return True
+    # Imported here: Jinja2 and aiohttp's server weigh ~13 MB a daemon without `http:`
+    # never needs (bench/rss.py's first step).
+    from balancewatch.web.app import Source, WebServer
+
     source = Source(
         store=daemon.store,
         db=daemon.db,

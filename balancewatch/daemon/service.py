@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from balancewatch.config.load import Config, default_config_path, load_config, state_location
 from balancewatch.daemon import heap
@@ -50,7 +50,9 @@ from balancewatch.poll.plan import AccountPlan, Plans, plan_config
 from balancewatch.providers import make_client
 from balancewatch.redaction import REDACTOR
 from balancewatch.state import LeaseLost, Store, open_store
-from balancewatch.web.app import WebServer
+
+if TYPE_CHECKING:
+    from balancewatch.web.app import WebServer
 
 T = TypeVar("T")
 log = get_logger("balancewatch.daemon")

@@ -342,3 +342,14 @@ def test_a_corrupt_state_file_is_moved_aside_and_reported_once(
     wait_until(lambda: daemon.polls("shop") >= seen + 2, what="polling")
     assert len(receiver.messages()) == 1
     assert daemon.stop() == 0
+
+
+def test_a_daemon_without_http_loads_neither_the_page_nor_postgresql() -> None:
+    """Jinja2 and aiohttp's server (~13 MB) are imported only when `http:` serves the page,
+    psycopg only for a PostgreSQL state: the daemon's modules import neither."""
+    code = (
+        "import sys, balancewatch.daemon.service\n"
+        "print(sorted(m for m in ('jinja2', 'aiohttp.web', 'psycopg') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
