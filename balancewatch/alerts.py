@@ -18,6 +18,10 @@ Silences suppress notifications, not tracking: a silenced firing alert is stored
 but *not notified*, so when the silence ends and the problem is still there, the firing
 notification goes out then. A silenced event is recorded and never sent later.
 
+Acknowledgements quiet reminders only: an acknowledged firing alert (``acked``, see
+:meth:`balancewatch.records.Acknowledgement.holds`) sends no ``repeat``, while a severity
+change still goes out (and ends the acknowledgement), as does ``resolved``.
+
 Pure: ``now`` is passed in; the caller stores the returned states in the poll's transaction.
 """
 
@@ -63,6 +67,7 @@ def advance(
     now: datetime,
     policy: Policy,
     silenced: Callable[[str], bool] = lambda rule: False,
+    acked: Callable[[AlertState], bool] = lambda state: False,
 ) -> tuple[list[AlertState], list[Transition]]:
     """Apply one poll's verdict to the stored alert states of one account."""
     changed: list[AlertState] = []
@@ -74,7 +79,8 @@ def advance(
         if condition.kind == "event":
             step = _event(account, previous, condition, now, silenced(condition.rule))
         else:
-            step = _holds(account, previous, condition, now, policy, silenced(condition.rule))
+            quiet = silenced(condition.rule)
+            step = _holds(account, previous, condition, now, policy, quiet, acked)
         if step is not None:
             state, transition = step
             changed.append(state)
@@ -113,6 +119,7 @@ def _holds(
     now: datetime,
     policy: Policy,
     silenced: bool,
+    acked: Callable[[AlertState], bool],
 ) -> tuple[AlertState, Transition | None]:
     base = previous if previous is not None and previous.status != "resolved" else None
     state = replace(
@@ -130,7 +137,7 @@ def _holds(
     if state.status != "firing":
         return state, None
     kind = _notification_kind(state, now, policy)
-    if kind is None or silenced:
+    if kind is None or silenced or (kind == "repeat" and acked(state)):
         return state, None
     state = replace(state, last_notified_at=now, notified_severity=state.severity)
     return state, Transition(kind, state, condition)

@@ -1,4 +1,4 @@
-"""What the store keeps: plain records of alert lifecycles, health, the outbox, silences.
+"""What the store keeps: alert lifecycles, health, the outbox, silences, acknowledgements.
 
 The alert lifecycle (``alerts.py``) works on these plain records; only ``state/`` knows how
 they are stored (the interface every backend implements is
@@ -127,6 +127,37 @@ class Silence:
         if self.rule is not None and self.rule not in (rule, rule.split("-", maxsplit=1)[0]):
             return False
         return self.starts_at <= at < self.ends_at
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """Someone has seen one episode of one alert: its reminders stop (``alerts.advance``).
+
+    ``episode`` is the alert's ``started_at`` (a new episode needs a new acknowledgement);
+    ``severity`` is the alert's when it was acknowledged. It holds only while nothing has
+    been notified about the alert since: an escalation (or de-escalation) goes out, and
+    from then on the reminders resume, as if it had never been acknowledged.
+    """
+
+    account: str
+    alert_key: str
+    episode: datetime
+    severity: Severity
+    acked_at: datetime
+    acked_by: str = ""
+
+    def holds(self, state: AlertState) -> bool:
+        """Whether this acknowledgement quiets ``state``'s reminders now."""
+        return (
+            state.account == self.account
+            and state.key == self.alert_key
+            and state.status == "firing"
+            and state.started_at == self.episode
+            and state.severity == self.severity
+            # Nothing is notified while it holds, so a later notification is a severity
+            # change (or the same severity again after one): that clears it for good.
+            and (state.last_notified_at is None or state.last_notified_at <= self.acked_at)
+        )
 
 
 @dataclass(frozen=True, slots=True)

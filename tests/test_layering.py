@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "balancewatch.redaction": 0,
     "balancewatch.fields": 0,
     "balancewatch.passwords": 0,
+    "balancewatch.acklinks": 0,
     # leaves: each talks to one outside world, or to none
     "balancewatch.providers": 1,  # balance APIs (httpx, aiohttp)
     "balancewatch.channels": 1,  # Apprise
@@ -42,6 +43,7 @@ LAYERS: dict[str, int] = {
 """A module may import its own package, and packages of a lower layer."""
 
 SIBLINGS: set[tuple[str, str]] = {
+    ("balancewatch.acklinks", "balancewatch.passwords"),
     ("balancewatch.fields", "balancewatch.model"),
     ("balancewatch.fields", "balancewatch.units"),
     ("balancewatch.records", "balancewatch.model"),

@@ -45,6 +45,11 @@ def status_text(data: dict[str, Any], now: datetime) -> str:
             f"  [{a['severity'].upper()}] {a['account']} {a['rule']}: {a['summary']} "
             f"(for {format_duration(now - since)}){muted}"
         )
+        if a["acknowledged"]:
+            ack = a["acknowledged"]
+            lines.append(
+                f"    acknowledged by {ack['by'] or 'someone with the link'} at {ack['at']}"
+            )
     lines.append("SILENCES" if data["silences"] else "SILENCES: none")
     for s in data["silences"]:
         rule = f" rule {s['rule']}" if s["rule"] else " all rules"

@@ -5,20 +5,30 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from balancewatch.acklinks import DEFAULT_TTL, AckSigner
 from balancewatch.config.problems import NAME_PATTERN
+from balancewatch.fields import PositiveDuration
 from balancewatch.passwords import hash_problem
+
+SHORT_SECRET = (
+    "use at least 32 random characters (e.g. `openssl rand -hex 32` into a "
+    "file, then secret: file:/etc/balancewatch/web-secret)"
+)
 
 
 class HttpSettings(BaseModel):
     """The status page, ``/metrics`` and ``/healthz``, on one address.
 
     ``listen`` port 0 takes any free port (the log and the demo say which). ``secret``
-    keys what the page signs (sessions now; acknowledgement links later), so that they
-    survive a restart; ``users`` are the operators who may sign in, each with a hash from
+    keys what the page signs (sessions, acknowledgement links), so that they survive a
+    restart; ``users`` are the operators who may sign in, each with a hash from
     ``python -m balancewatch.passwords``. ``public_url`` is the page's address as others
-    reach it (through a proxy): links in notifications point there.
+    reach it (through a proxy): links in notifications point there. With both
+    ``public_url`` and ``secret``, every notification of a firing alert carries a link
+    acknowledging it, valid ``ack_links_valid_for``; ``previous_secrets`` still verify the
+    links signed before a rotation (:mod:`balancewatch.acklinks`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -26,6 +36,8 @@ class HttpSettings(BaseModel):
     listen: str = "127.0.0.1:9464"
     public_url: str | None = None
     secret: SecretStr | None = None
+    previous_secrets: tuple[SecretStr, ...] = ()
+    ack_links_valid_for: PositiveDuration = DEFAULT_TTL
     users: Mapping[str, SecretStr] = Field(default_factory=dict)
 
     @field_validator("listen")
@@ -49,11 +61,21 @@ class HttpSettings(BaseModel):
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError(
-                "use at least 32 random characters (e.g. `openssl rand -hex 32` into a "
-                "file, then secret: file:/etc/balancewatch/web-secret)"
-            )
+            raise ValueError(SHORT_SECRET)
         return value
+
+    @field_validator("previous_secrets")
+    @classmethod
+    def _long_previous(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(old.get_secret_value()) < 32 for old in value):
+            raise ValueError(SHORT_SECRET)
+        return value
+
+    @model_validator(mode="after")
+    def _rotation_needs_a_secret(self) -> HttpSettings:
+        if self.previous_secrets and self.secret is None:
+            raise ValueError("previous_secrets is for rotating `secret`: set secret too")
+        return self
 
     @field_validator("users")
     @classmethod
@@ -65,6 +87,13 @@ class HttpSettings(BaseModel):
             if problem is not None:
                 raise ValueError(f"user {name!r}: {problem}")
         return value
+
+    def ack_signer(self) -> AckSigner | None:
+        """What signs and verifies acknowledgement links (None: no ``secret``)."""
+        if self.secret is None:
+            return None
+        previous = [old.get_secret_value() for old in self.previous_secrets]
+        return AckSigner.from_secrets(self.secret.get_secret_value(), previous)
 
     @property
     def host(self) -> str:

@@ -2,8 +2,9 @@
 
 The daemon is the only writer of these rows, so it loads them once per account (first
 poll) and then keeps them in step with what it commits, instead of reading the database
-on every poll. Silences are written by the CLI from another process, so they are re-read,
-at most every :data:`SILENCE_REFRESH`.
+on every poll. Silences and acknowledgements are written by others (the CLI, the page,
+another daemon), so they are re-read, at most every :data:`SILENCE_REFRESH`; an
+acknowledgement made on this daemon's own page is taken at once (:meth:`take_ack`).
 
 History is the big part (an hour of polls for an account with ``change … within: 1h``),
 so it is kept as the rules read it (:class:`~balancewatch.daemon.history.History`): the
@@ -23,7 +24,7 @@ from typing import Any
 from balancewatch.daemon.history import History, Latest, Needs, kept_history
 from balancewatch.model import Severity
 from balancewatch.poll.plan import AccountPlan
-from balancewatch.records import AlertState, Health, PollRecord, Silence
+from balancewatch.records import Acknowledgement, AlertState, Health, PollRecord, Silence
 from balancewatch.state import Store
 
 SILENCE_REFRESH = timedelta(seconds=10)
@@ -41,6 +42,8 @@ class AccountCache:
         self._firing: Counter[Severity] = Counter()
         self._silences: list[Silence] = []
         self._silences_at: datetime | None = None
+        self._acks: dict[tuple[str, str], Acknowledgement] = {}
+        self._taken: dict[tuple[str, str], Acknowledgement] = {}
         self._needs: dict[Needs, Needs] = {}
 
     async def ensure(
@@ -133,8 +136,55 @@ class AccountCache:
     async def silences(self, store: Store, db: DbCall, now: datetime) -> list[Silence]:
         if self._silences_at is None or now - self._silences_at >= SILENCE_REFRESH:
             self._silences = await db(store.silences, now)
+            acks = await db(store.acknowledgements)
+            self._acks = self._with_taken({(a.account, a.alert_key): a for a in acks})
             self._silences_at = now
         return self._silences
+
+    def take_ack(self, ack: Acknowledgement) -> None:
+        """An acknowledgement being stored by this daemon's page: in force from now on.
+
+        Taken before it is written, so that no poll deciding meanwhile sends a reminder
+        (which would end it); kept over refreshes that read the store before the write.
+        """
+        self._taken[ack.account, ack.alert_key] = ack
+        self._acks[ack.account, ack.alert_key] = ack
+
+    def withdraw_ack(self, ack: Acknowledgement) -> None:
+        """``ack`` could not be written: it does not hold (the next refresh reads what the
+        store has)."""
+        key = (ack.account, ack.alert_key)
+        if self._taken.get(key) is ack:
+            del self._taken[key]
+        if self._acks.get(key) is ack:
+            del self._acks[key]
+
+    def _with_taken(
+        self, stored: dict[tuple[str, str], Acknowledgement]
+    ) -> dict[tuple[str, str], Acknowledgement]:
+        for key, mine in list(self._taken.items()):
+            found = stored.get(key)
+            if found is not None and (found.episode, found.acked_at) >= (
+                mine.episode,
+                mine.acked_at,
+            ):
+                del self._taken[key]  # the store has it now
+            else:
+                stored[key] = mine
+        return stored
+
+    def acked(self, state: AlertState) -> bool:
+        """Whether an acknowledgement quiets this alert's reminders (``alerts.advance``)."""
+        ack = self._acks.get((state.account, state.key))
+        return ack is not None and ack.holds(state)
+
+    def holding_acks(self) -> list[Acknowledgement]:
+        """The acknowledgements in force on the alerts this daemon polls (for metrics)."""
+        return [
+            ack
+            for (account, key), ack in self._acks.items()
+            if (state := self.states.get(account, {}).get(key)) is not None and ack.holds(state)
+        ]
 
     def _count(self, states: Iterable[AlertState], sign: int) -> None:
         for state in states:

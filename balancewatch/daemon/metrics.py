@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from balancewatch.model import BALANCE_KINDS, ProviderError, Severity, Snapshot
+from balancewatch.records import Acknowledgement
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Gauge, Histogram
@@ -89,8 +90,11 @@ class Metrics:
             severity: self.firing.labels(severity.label) for severity in FIRING_SEVERITIES
         }
         self._seconds_by: dict[str, Histogram] = {}
+        self.acknowledged: Callable[[], Iterable[Acknowledgement]] = list
+        """The acknowledgements in force (the daemon's cache), read at each scrape."""
         self._exposed = CollectorRegistry(auto_describe=False)
         self._exposed.register(_without_created(self.registry))
+        self._exposed.register(_acknowledgements(self))
 
     def observe_poll(
         self,
@@ -163,6 +167,30 @@ def _without_created(registry: CollectorRegistry) -> Collector:
                 yield family
 
     return WithoutCreated()
+
+
+def _acknowledgements(metrics: Metrics) -> Collector:
+    """``balancewatch_alert_acknowledged_timestamp_seconds{account, alert, by}``: when each
+    acknowledged firing alert was acknowledged, one series while it holds (a gauge made
+    at scrape time: no stale series once the alert resolves or escalates)."""
+    from prometheus_client.metrics_core import GaugeMetricFamily
+    from prometheus_client.registry import Collector as Base
+
+    class Acknowledged(Base):
+        def collect(self) -> Iterable[Metric]:
+            family = GaugeMetricFamily(
+                "balancewatch_alert_acknowledged_timestamp_seconds",
+                "When a firing alert was acknowledged (its reminders stop until it changes)",
+                labels=["account", "alert", "by"],
+            )
+            for ack in metrics.acknowledged():  # set by the daemon after this is made
+                # Prometheus samples are floats by protocol; an instant, not money.
+                family.add_metric(
+                    [ack.account, ack.alert_key, ack.acked_by], ack.acked_at.timestamp()
+                )
+            yield family
+
+    return Acknowledged()
 
 
 class Heartbeat:

@@ -38,8 +38,11 @@ async def start_page(daemon: Daemon) -> bool:
         metrics=metrics.render,
         metrics_type=metrics.content_type,
         clock=daemon.clock,
+        acknowledged=daemon.cache.take_ack,
+        withdrawn=daemon.cache.withdraw_ack,
         plans=lambda: daemon.plans,
     )
+    metrics.acknowledged = daemon.cache.holding_acks
     server = WebServer(source, http)
     try:
         bound = await server.start()

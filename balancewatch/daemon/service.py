@@ -295,6 +295,7 @@ class Daemon:
             now=now,
             poll_id=f"{name}-{int(now.timestamp() * 1000)}",
             silenced=lambda rule: any(s.covers(name, rule, now) for s in silences),
+            acked=self.cache.acked,
         )
         deliveries = notify.plan_deliveries(record.notifications, self.config)
         record = replace(record, deliveries=deliveries, fence=fence)

@@ -10,22 +10,35 @@ grouped message the title template gets the worst notification's fields with ``c
 notification. Any notification id not already in the body is appended, so every message
 names its ids and a duplicate can be recognised. Field values are Markdown-escaped for
 Markdown channels; the template's own text is the operator's and is sent as written.
+
+With ``http: {public_url, secret}`` set, a notification of a firing alert (firing, repeat,
+escalated, de-escalated) carries the link that acknowledges its episode (``ack_url``
+field for templates; appended when the body does not show it). The link's expiry counts
+from the notification's creation, so a retried delivery sends the same link.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import structlog
 
+from balancewatch.acklinks import AckClaim, link
 from balancewatch.channels.send import NotifyType, Outgoing
 from balancewatch.model import Severity
 from balancewatch.records import Notification
 
 if TYPE_CHECKING:
+    from balancewatch.config.http import HttpSettings
     from balancewatch.config.models import Notifier
+
+Links = Callable[[Notification], str | None]
+"""A notification's acknowledgement link, or None (it has none)."""
+ACKABLE = ("firing", "repeat", "escalated", "deescalated")
 
 log = structlog.get_logger("balancewatch.notify")
 
@@ -37,10 +50,39 @@ class _Fields(dict[str, str]):
         return ""
 
 
-def compose(notes: Sequence[Notification], notifier: Notifier | None = None) -> Outgoing:
+def ack_links(http: HttpSettings | None) -> Links | None:
+    """The links of ``http``'s page, or None without both ``public_url`` and ``secret``."""
+    signer = http.ack_signer() if http is not None else None
+    if http is None or signer is None or http.public_url is None:
+        return None
+    public_url, ttl = http.public_url, http.ack_links_valid_for
+
+    def made(note: Notification) -> str | None:
+        started = note.fields.get("started")
+        if note.kind not in ACKABLE or not started:
+            return None
+        claim = AckClaim(
+            note.account, note.alert_key, datetime.fromisoformat(started), note.created_at + ttl
+        )
+        return link(public_url, signer.sign(claim))
+
+    return made
+
+
+def _with_link(note: Notification, links: Links | None) -> Notification:
+    url = links(note) if links is not None else None
+    if url is None:
+        return note
+    ack = f"Acknowledge (stops the reminders): {url}"
+    return replace(note, body=f"{note.body}\n{ack}", fields={**note.fields, "ack_url": url})
+
+
+def compose(
+    notes: Sequence[Notification], notifier: Notifier | None = None, links: Links | None = None
+) -> Outgoing:
     """The message for one poll's notifications on one channel (pure, except a log line
     when a template cannot be applied and the default wording is used instead)."""
-    ordered = sorted(notes, key=_urgency, reverse=True)
+    ordered = sorted((_with_link(n, links) for n in notes), key=_urgency, reverse=True)
     title_template = notifier.title if notifier else None
     body_template = notifier.body if notifier else None
     if len(ordered) == 1:
@@ -52,10 +94,11 @@ def compose(notes: Sequence[Notification], notifier: Notifier | None = None) -> 
     markdown = "\n\n".join(
         _fill(body_template, n.fields, md_escape) or _markdown_body(n, title) for n in ordered
     )
+    urls = [n.fields["ack_url"] for n in ordered if n.fields.get("ack_url")]
     return Outgoing(
         title,
-        _with_ids(text, ids, markdown=False),
-        _with_ids(markdown, ids, markdown=True),
+        _with_ids(_with_links(text, urls), ids, markdown=False),
+        _with_ids(_with_links(markdown, urls), ids, markdown=True),
         _notify_type(ordered[0]),
     )
 
@@ -135,6 +178,12 @@ def _markdown_body(note: Notification, title: str) -> str:
     head = [f"**{md_escape(first)}**" if bold else md_escape(first)] if first else []
     lines = [*head, *(md_escape(line) for line in rest)]
     return "\n".join(lines).replace(f"id {note.id}", f"id `{note.id}`")
+
+
+def _with_links(body: str, urls: Sequence[str]) -> str:
+    """A template that leaves out ``{ack_url}`` still sends the links, at the end."""
+    missing = [url for url in urls if url not in body]
+    return "\n".join([body, *(f"Acknowledge: {url}" for url in missing)])
 
 
 def _with_ids(body: str, ids: Sequence[str], *, markdown: bool) -> str:

@@ -59,7 +59,7 @@ from balancewatch.channels.send import (
     send,
 )
 from balancewatch.model import BalancewatchError, Severity
-from balancewatch.notify.compose import compose
+from balancewatch.notify.compose import ack_links, compose
 from balancewatch.notify.wording import system_notification
 from balancewatch.records import Delivery, Notification, PendingDelivery
 from balancewatch.state import Store
@@ -231,6 +231,7 @@ class _Round:
         self.channels = all_channels({n: c.urls for n, c in config.notifiers.items()})
         self.limit = asyncio.Semaphore(MAX_PARALLEL_SENDS)
         self.stats = DeliveryStats()
+        self.links = ack_links(config.http)
 
     def deadline(self, note: Notification) -> datetime:
         return note.created_at + self.config.notify.give_up_after
@@ -273,7 +274,7 @@ class _Round:
     async def _send(self, channel: Channel | None, batch: Batch) -> SendResult:
         if channel is None:
             return SendResult(False, "unknown", "no such channel in the config")
-        message = compose(batch.notifications, self.config.notifiers[channel.notifier])
+        message = compose(batch.notifications, self.config.notifiers[channel.notifier], self.links)
         return await send(
             channel,
             message,

@@ -152,6 +152,8 @@ def _fields(transition: Transition, where: Where, nid: str, summary: str) -> dic
         "id": nid,
         "count": "1",
         "tags": ",".join(where.tags),
+        # the episode an acknowledgement link names (compose.ack_links)
+        "started": state.started_at.isoformat() if state.started_at else "",
     }
 
 

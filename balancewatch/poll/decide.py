@@ -127,12 +127,13 @@ def decide(
     now: datetime,
     poll_id: str,
     silenced: Callable[[str], bool] = lambda rule: False,
+    acked: Callable[[AlertState], bool] = lambda state: False,
 ) -> tuple[PollRecord, RuleResult]:
     """Everything one poll decides, ready for :meth:`Store.commit_poll`. Pure."""
     health = next_health(plan, previous_health, outcome, now)
     result = evaluate(plan, outcome, health, history, states, now)
     changed, transitions = alerts.advance(
-        plan.name, states, result, now=now, policy=plan.policy, silenced=silenced
+        plan.name, states, result, now=now, policy=plan.policy, silenced=silenced, acked=acked
     )
     snapshot = outcome if isinstance(outcome, Snapshot) else None
     where = messages.Where(plan.name, plan.provider_name, plan.tags)

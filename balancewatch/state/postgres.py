@@ -41,6 +41,7 @@ from balancewatch.model import Snapshot, StateError
 from balancewatch.records import AlertState, Health, PollRecord, Silence
 from balancewatch.state import postgres_schema as schema
 from balancewatch.state.leases import lease_lost, split_fenced
+from balancewatch.state.postgres_acks import PgAcks
 from balancewatch.state.postgres_cluster import PgCluster
 from balancewatch.state.postgres_open import CONNECT_TIMEOUT, connect, make_pool, translated
 from balancewatch.state.postgres_outbox import INSERT_DELIVERIES, INSERT_NOTIFICATIONS, PgOutbox
@@ -112,7 +113,7 @@ PRUNE_NOTIFICATIONS = (
 )
 
 
-class PostgresStore(PgOutbox, PgCluster, PgReads):
+class PostgresStore(PgOutbox, PgCluster, PgReads, PgAcks):
     """The :class:`~balancewatch.state.Store` on a PostgreSQL database. Open with :meth:`open`."""
 
     reset_reason: str | None = None

@@ -103,7 +103,18 @@ _V1 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+_V2 = Migration(
+    2,
+    "acknowledgements (SQLite's version 4)",
+    (
+        """CREATE TABLE acknowledgements (
+            account text NOT NULL, alert_key text NOT NULL, episode timestamptz NOT NULL,
+            severity smallint NOT NULL, acked_at timestamptz NOT NULL,
+            acked_by text NOT NULL DEFAULT '', PRIMARY KEY (account, alert_key, episode))""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 LATEST_VERSION = MIGRATIONS[-1].version
 MIGRATION_LOCK = 0x62616C616E6365  # "balance": one key for every balancewatch schema
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

@@ -53,6 +53,7 @@ from balancewatch.records import AlertState, Health, PollRecord, Silence
 from balancewatch.state import sqlite_migrations as migrations
 from balancewatch.state import sqlite_schema as schema
 from balancewatch.state.leases import lease_lost, split_fenced
+from balancewatch.state.sqlite_acks import SqliteAcks
 from balancewatch.state.sqlite_cluster import SqliteCluster, current_tokens
 from balancewatch.state.sqlite_open import open_checked, open_readonly, translated
 from balancewatch.state.sqlite_outbox import SqliteOutbox
@@ -65,7 +66,7 @@ _PRUNE_BATCH = 500
 """Accounts pruned per transaction, so that polls can commit between batches."""
 
 
-class SqliteStore(SqliteOutbox, SqliteCluster, SqliteReads):
+class SqliteStore(SqliteOutbox, SqliteCluster, SqliteReads, SqliteAcks):
     """The :class:`~balancewatch.state.Store` on one SQLite file. Open with :meth:`open`.
 
     The outbox is :class:`.SqliteOutbox`'s, leases and daemons :class:`.SqliteCluster`'s,

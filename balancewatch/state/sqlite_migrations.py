@@ -111,7 +111,19 @@ _V3 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
+_V4 = Migration(
+    4,
+    "acknowledgements: who has seen which episode of an alert",
+    (
+        """CREATE TABLE acknowledgements (
+            account TEXT NOT NULL, alert_key TEXT NOT NULL, episode TEXT NOT NULL,
+            severity INTEGER NOT NULL, acked_at TEXT NOT NULL, acked_by TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (account, alert_key, episode)
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from balancewatch.model import Snapshot
 from balancewatch.records import (
+    Acknowledgement,
     AlertState,
     Bucket,
     Delivery,
@@ -55,6 +56,10 @@ class Store(Protocol):
     ) -> Silence: ...
     def silences(self, at: datetime | None = None) -> list[Silence]: ...
     def lift_silence(self, silence_id: int, at: datetime) -> bool: ...
+
+    # acknowledgements (alerts.py: an acknowledged episode sends no reminders)
+    def acknowledge(self, ack: Acknowledgement) -> None: ...
+    def acknowledgements(self, account: str | None = None) -> list[Acknowledgement]: ...
 
     # outbox
     def enqueue(

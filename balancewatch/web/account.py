@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 
 from balancewatch.model import BALANCE_KINDS, Snapshot
 from balancewatch.poll.plan import AccountPlan
-from balancewatch.records import AlertState, Health, Notification, Silence
+from balancewatch.records import Acknowledgement, AlertState, Health, Notification, Silence
 from balancewatch.state import Store
 from balancewatch.units import format_amount, format_duration, parse_duration
 from balancewatch.web import facts, svg
+from balancewatch.web.data import held_acks
 from balancewatch.web.overview import BadQuery
 from balancewatch.web.spark import runway
 
@@ -68,12 +69,16 @@ class Detail:
     firing: list[AlertState]
     charts: list[Chart]
     silences: list[Silence]
+    acks: dict[str, Acknowledgement]
+    """The acknowledgements holding for firing alerts, by alert key."""
+    silence_rules: list[str]
     polls: list[Poll]
     notifications: list[Notification]
     range: str
     ranges: tuple[str, ...]
     since: datetime
     interval: str
+    now: datetime
 
 
 def detail(store: Store, account: AccountPlan, span: str, now: datetime) -> Detail:
@@ -103,13 +108,25 @@ def detail(store: Store, account: AccountPlan, span: str, now: datetime) -> Deta
         firing=firing,
         charts=charts,
         silences=[s for s in silences if s.ends_at > now],
+        acks={
+            key: ack for (_, key), ack in held_acks(store.acknowledgements(name), firing).items()
+        },
+        silence_rules=silence_rules(account),
         polls=[Poll(s.taken_at, facts.amounts(s)) for s in reversed(recent)],
         notifications=notes[:RECENT],
         range=span,
         ranges=RANGES,
         since=since,
         interval=format_duration(interval),
+        now=now,
     )
+
+
+def silence_rules(account: AccountPlan) -> list[str]:
+    """What a silence of this account may name (as ``silence --rule`` accepts): its rule
+    ids, their types, and the health alerts."""
+    ids = set(account.rules.ids)
+    return sorted(ids | {rule.split("-", 1)[0] for rule in ids} | {"auth", "unreachable"})
 
 
 def _amounts(snap: Snapshot | None) -> list[tuple[str, str]]:

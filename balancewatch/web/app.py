@@ -30,6 +30,7 @@ from balancewatch import __version__
 from balancewatch.config.http import HttpSettings
 from balancewatch.config.load import Config
 from balancewatch.poll.plan import AccountPlan
+from balancewatch.records import Acknowledgement
 from balancewatch.state import Store
 from balancewatch.web import security
 from balancewatch.web.listing import Listing, listing
@@ -70,6 +71,11 @@ class Source:
     metrics: Callable[[], bytes] | None = None
     metrics_type: str = "text/plain; version=0.0.4; charset=utf-8"
     clock: Callable[[], datetime] = utcnow
+    acknowledged: Callable[[Acknowledgement], None] = lambda ack: None
+    """Told of an acknowledgement about to be stored (the daemon applies it from its next
+    poll; another process reads it from the store)."""
+    withdrawn: Callable[[Acknowledgement], None] = lambda ack: None
+    """Told that it could not be stored after all."""
     plans: Callable[[], Mapping[str, AccountPlan]] | None = None
 
     def listing(self) -> Listing:
@@ -126,7 +132,7 @@ def _static() -> dict[str, tuple[bytes, str]]:
 
 
 def make_app(source: Source, settings: HttpSettings) -> web.Application:
-    from balancewatch.web import api, pages
+    from balancewatch.web import acks, api, pages, silences
     from balancewatch.web import login as signin
 
     secret = settings.secret.get_secret_value() if settings.secret else None
@@ -136,6 +142,8 @@ def make_app(source: Source, settings: HttpSettings) -> web.Application:
     pages.add_routes(app)
     api.add_routes(app)
     signin.add_routes(app)
+    acks.add_routes(app)
+    silences.add_routes(app)
     return app
 
 

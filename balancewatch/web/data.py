@@ -6,13 +6,13 @@ instants ISO 8601. Nothing here imports aiohttp or Jinja2: ``balancewatch status
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from balancewatch.model import BALANCE_KINDS, Snapshot
-from balancewatch.records import AlertState, Silence
+from balancewatch.records import Acknowledgement, AlertState, Silence
 from balancewatch.state import Cluster, Store
 from balancewatch.units import plain_decimal
 
@@ -50,9 +50,11 @@ def status_data(store: Store, accounts: Sequence[str], now: datetime) -> dict[st
                 "next_poll_not_before": iso(health.not_before if health else None),
             }
         )
+    firing = store.firing_alerts()
+    acks = held_acks(store.acknowledgements(), firing)
     return {
         "accounts": rows,
-        "firing": [alert(a) for a in store.firing_alerts()],
+        "firing": [alert(a, acks.get((a.account, a.key))) for a in firing],
         "silences": [silence(s) for s in store.silences(now)],
         "outbox_depth": store.outbox_depth(),
         "last_reload_ok": store.get_meta("last_reload_ok"),
@@ -96,7 +98,20 @@ def balances(snap: Snapshot | None) -> dict[str, dict[str, str | None]]:
     }
 
 
-def alert(a: AlertState) -> dict[str, Any]:
+def held_acks(
+    acks: Iterable[Acknowledgement], alerts: Iterable[AlertState]
+) -> dict[tuple[str, str], Acknowledgement]:
+    """The acknowledgements that hold for ``alerts``, by (account, alert key)."""
+    by_key = {(a.account, a.alert_key): a for a in acks}
+    held = {}
+    for state in alerts:
+        ack = by_key.get((state.account, state.key))
+        if ack is not None and ack.holds(state):
+            held[state.account, state.key] = ack
+    return held
+
+
+def alert(a: AlertState, ack: Acknowledgement | None = None) -> dict[str, Any]:
     return {
         "account": a.account,
         "rule": a.rule,
@@ -105,6 +120,7 @@ def alert(a: AlertState) -> dict[str, Any]:
         "since": iso(a.started_at),
         "summary": a.summary,
         "notified": a.notified_severity is not None,
+        "acknowledged": {"by": ack.acked_by, "at": iso(ack.acked_at)} if ack else None,
     }
 
 

@@ -17,9 +17,10 @@ from urllib.parse import urlencode
 
 from balancewatch.model import Snapshot
 from balancewatch.poll.plan import AccountPlan
-from balancewatch.records import AlertState
+from balancewatch.records import Acknowledgement, AlertState
 from balancewatch.state import Store
 from balancewatch.web import facts, spark
+from balancewatch.web.data import held_acks
 from balancewatch.web.listing import Listing
 
 PER_PAGE = 50
@@ -120,6 +121,8 @@ class Row:
     tags: tuple[str, ...]
     state: str
     alerts: list[AlertState]
+    acks: dict[str, Acknowledgement]
+    """Acknowledgements holding for its alerts, by alert key."""
     amounts: list[facts.Amount]
     last_ok: str
     failures: int
@@ -170,12 +173,14 @@ def overview(
     start = (query.page - 1) * query.per
     shown = chosen[start : start + query.per]
     snaps = store.last_snapshots([a.name for a in shown])
+    acks = store.acknowledgements() if firing else []
     rows = [
         _row(
             store,
             account,
             snaps.get(account.name),
             firing.get(account.name, []),
+            acks,
             query,
             now,
             runways,
@@ -199,6 +204,7 @@ def _row(
     account: AccountPlan,
     snap: Snapshot | None,
     firing: list[AlertState],
+    acks: list[Acknowledgement],
     query: Query,
     now: datetime,
     runways: spark.Runways,
@@ -212,6 +218,7 @@ def _row(
         tags=account.tags,
         state=state,
         alerts=sorted(firing, key=lambda a: -a.severity),
+        acks={key: ack for (_, key), ack in held_acks(acks, firing).items()} if firing else {},
         amounts=facts.amounts(snap),
         last_ok=facts.age_text(snap.taken_at if snap else None, now),
         failures=health.consecutive_failures if health else 0,

@@ -16,7 +16,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/static/{file}", static)
 
 
-def _account(request: web.Request) -> AccountPlan:
+def find_account(request: web.Request) -> AccountPlan:
+    """The account the address names, as the page lists it (404 if none)."""
     name = request.match_info["name"]
     found = request.app[SOURCE].listing().by_name.get(name)
     if found is not None:
@@ -49,7 +50,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def account_page(request: web.Request) -> web.Response:
     source = request.app[SOURCE]
-    item = _account(request)
+    item = find_account(request)
     try:
         span, _ = account.parse_range(request.query)
         refresh = overview.parse_refresh(request.query)
@@ -69,7 +70,7 @@ async def account_page(request: web.Request) -> web.Response:
 async def sparkline(request: web.Request) -> web.Response:
     """``?range=24h``, and as the overview links it ``&tone=<state>&at=<latest poll>``."""
     source = request.app[SOURCE]
-    item = _account(request)
+    item = find_account(request)
     span, tone, at = (request.query.get(k) for k in ("range", "tone", "at"))
     if span not in spark.RANGES:
         raise fail(400, f"range must be one of {', '.join(spark.RANGES)}")

@@ -22,6 +22,7 @@ from balancewatch.config.load import parse_config
 from balancewatch.model import Balance, Snapshot
 from balancewatch.poll.decide import decide
 from balancewatch.poll.plan import make_plan
+from balancewatch.records import Acknowledgement
 from balancewatch.state.sqlite import SqliteStore
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
@@ -100,6 +101,24 @@ def test_status_json_has_exact_amounts(filled: Path) -> None:
     shop = data["accounts"][0]
     assert shop["balances"]["DZD"]["available"] == "900.00"
     assert [a["severity"] for a in data["firing"]] == ["critical"]
+
+
+def test_status_says_who_acknowledged_a_firing_alert_and_when(filled: Path) -> None:
+    """Text and JSON alike (both from web/data.status_data); before, JSON says null."""
+    before = json.loads(_run(filled, "status", "--json").stdout)
+    assert before["firing"][0]["acknowledged"] is None
+    store = SqliteStore.open(filled.parent / "state.db", now=T0)
+    (firing,) = store.firing_alerts()
+    assert firing.started_at is not None
+    at = T0 + timedelta(hours=3)
+    store.acknowledge(
+        Acknowledgement("shop", firing.key, firing.started_at, firing.severity, at, "ana")
+    )
+    store.close()
+    text = _run(filled, "status").stdout
+    assert f"    acknowledged by ana at {at.isoformat()}" in text
+    after = json.loads(_run(filled, "status", "--json").stdout)
+    assert after["firing"][0]["acknowledged"] == {"by": "ana", "at": at.isoformat()}
 
 
 def test_history_csv_lists_every_poll_in_order(filled: Path) -> None:

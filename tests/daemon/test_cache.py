@@ -18,7 +18,7 @@ from balancewatch.daemon.cache import AccountCache
 from balancewatch.model import Balance, Severity, Snapshot, TransientError
 from balancewatch.poll.decide import decide, recent_history
 from balancewatch.poll.plan import AccountPlan, make_plan
-from balancewatch.records import AlertState, Health, PollRecord
+from balancewatch.records import Acknowledgement, AlertState, Health, PollRecord
 from balancewatch.rules.specs import HeldIncreaseRule
 from balancewatch.state.sqlite import SqliteStore
 
@@ -281,3 +281,80 @@ def test_the_cache_keeps_only_the_amounts_the_rules_read() -> None:
         {"DZD": Balance(available=Decimal("6000.00")), "USD": Balance(available=Decimal(3))}
     ] * 5
     assert all(s.balances is history[0].balances for s in history)
+
+
+# ---------------------------------------------------------------- acknowledgements
+
+
+def test_an_acknowledgement_from_another_process_stops_reminders_from_the_next_refresh(
+    store: SqliteStore,
+) -> None:
+    """Stored by someone else, an acknowledgement is read with the silences (at most every
+    SILENCE_REFRESH); from then on the account's reminders stop. One taken from this
+    daemon's own page (``take_ack``) applies at once."""
+    p = plan("    repeat: 1m")
+    cache = AccountCache()
+    states: dict[str, AlertState] = {}
+
+    def poll_at(minute: int) -> list[str]:
+        now = snap(minute, 4000).taken_at
+        asyncio.run(cache.ensure("shop", p, store, direct, now))
+        asyncio.run(cache.silences(store, direct, now))
+        record, _ = decide(
+            p, snap(minute, 4000), previous_health=None, history=[], states=states,
+            now=now, poll_id=str(minute), acked=cache.acked,
+        )  # fmt: skip
+        store.commit_poll(record)
+        cache.remember(record)
+        states.update({s.key: s for s in record.alerts})
+        return [n.kind for n in record.notifications]
+
+    assert poll_at(0) == ["firing"]
+    firing = states["threshold:DZD"]
+    assert firing.started_at is not None
+    ack = Acknowledgement("shop", firing.key, firing.started_at, firing.severity, T0, "ana")
+    store.acknowledge(ack)
+    assert cache.holding_acks() == []  # not read yet: refreshed at minute 0 already
+    assert poll_at(1) == []  # read at this poll's refresh (a minute after the last)
+    assert cache.holding_acks() == [ack]
+    assert [poll_at(m) for m in range(2, 10)] == [[]] * 8
+
+    fresh = AccountCache()
+    assert not fresh.acked(states["threshold:DZD"])
+    fresh.take_ack(ack)
+    assert fresh.acked(states["threshold:DZD"])
+
+
+def test_an_acknowledgement_taken_from_the_page_survives_a_refresh_that_missed_it(
+    store: SqliteStore,
+) -> None:
+    """The page hands it over before writing it: a refresh reading the store in between
+    (without it) does not drop it, nor does one after it is stored."""
+    state = AlertState(
+        "shop", "threshold:DZD", "threshold", "threshold", "DZD", "state", "firing",
+        Severity.CRITICAL, "low", started_at=T0, last_notified_at=T0,
+    )  # fmt: skip
+    ack = Acknowledgement("shop", state.key, T0, Severity.CRITICAL, T0 + timedelta(minutes=1))
+    cache = AccountCache()
+    cache.take_ack(ack)
+    asyncio.run(cache.silences(store, direct, T0))
+    assert cache.acked(state)
+    store.acknowledge(ack)
+    asyncio.run(cache.silences(store, direct, T0 + timedelta(minutes=5)))
+    assert cache.acked(state)
+    assert not cache.acked(replace(state, started_at=T0 + timedelta(minutes=2)))
+
+
+def test_an_acknowledgement_that_could_not_be_written_is_withdrawn() -> None:
+    """The page hands it over, the write fails: it no longer quiets anything."""
+    state = AlertState(
+        "shop", "threshold:DZD", "threshold", "threshold", "DZD", "state", "firing",
+        Severity.CRITICAL, "low", started_at=T0, last_notified_at=T0,
+    )  # fmt: skip
+    ack = Acknowledgement("shop", state.key, T0, Severity.CRITICAL, T0 + timedelta(minutes=1))
+    cache = AccountCache()
+    cache.take_ack(ack)
+    assert cache.acked(state)
+    cache.withdraw_ack(ack)
+    assert not cache.acked(state)
+    assert cache.holding_acks() == []

@@ -208,3 +208,23 @@ def test_a_reload_that_adds_http_starts_no_endpoint(process: DaemonProcess) -> N
     wait_until(lambda: process.polls("shop") >= seen + 1, what="a poll after the reload")
     assert not listening(port)
     assert process.stop() == 0
+
+
+def test_each_acknowledged_alert_is_a_gauge_of_when_and_by_whom() -> None:
+    """One series per acknowledgement in force, read at each scrape: gone once it stops
+    holding; no `_created` sample."""
+    from datetime import UTC, datetime
+
+    from balancewatch.records import Acknowledgement
+
+    at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    ack = Acknowledgement("shop", "threshold:DZD", at, Severity.CRITICAL, at, "ana")
+    metrics = Metrics()
+    held = [ack]
+    metrics.acknowledged = lambda: list(held)
+    text = metrics.render().decode()
+    name = "balancewatch_alert_acknowledged_timestamp_seconds"
+    assert f'{name}{{account="shop",alert="threshold:DZD",by="ana"}} 1.796112e+09' in text
+    assert "_created" not in text
+    held.clear()
+    assert f"{name}{{" not in metrics.render().decode()

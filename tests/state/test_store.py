@@ -16,7 +16,7 @@ from decimal import Decimal
 import pytest
 
 from balancewatch.model import Balance, Severity, Snapshot, StateError
-from balancewatch.records import Delivery, Health, PollRecord
+from balancewatch.records import Acknowledgement, Delivery, Health, PollRecord
 from balancewatch.state import Store
 from tests.state.builders import MIN, T0, alert, notification, poll, snapshot
 from tests.state.conftest import OpenStore
@@ -271,6 +271,43 @@ def test_lifting_a_future_silence_cancels_it(store: Store) -> None:
     assert store.lift_silence(silence.id, T0) is True
     assert store.silences(T0 + 60 * MIN) == []
     assert store.silences()[0].ends_at == silence.starts_at
+
+
+# ---------------------------------------------------------------- contract: acknowledgements
+
+
+def test_an_acknowledgement_round_trips_and_is_read_per_account(store: Store) -> None:
+    """Instants come back in UTC to the microsecond (an episode is matched exactly)."""
+    episode = datetime(2024, 5, 1, 14, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    shop = Acknowledgement("shop", "threshold:DZD", episode, Severity.CRITICAL, T0, "ana")
+    acme = Acknowledgement("acme", "auth", T0, Severity.WARNING, T0 + MIN)
+    store.acknowledge(shop)
+    store.acknowledge(acme)
+
+    assert store.acknowledgements() == [acme, shop]
+    assert store.acknowledgements("shop") == [shop]
+    assert store.acknowledgements("nobody") == []
+    got = store.acknowledgements("shop")[0]
+    assert got.episode == episode
+    assert got.episode.utcoffset() == timedelta(0)
+    assert got.acked_by == "ana"
+
+
+def test_acknowledging_an_episode_again_replaces_it_and_a_new_episode_forgets_the_old(
+    store: Store,
+) -> None:
+    """One row per episode, and only the alert's latest episode is kept."""
+    first = Acknowledgement("shop", "threshold:DZD", T0, Severity.WARNING, T0 + MIN, "ana")
+    store.acknowledge(first)
+    again = replace(first, severity=Severity.CRITICAL, acked_at=T0 + 9 * MIN, acked_by="bo")
+    store.acknowledge(again)
+    assert store.acknowledgements() == [again]
+
+    other = Acknowledgement("shop", "auth", T0, Severity.CRITICAL, T0 + MIN)
+    store.acknowledge(other)
+    next_episode = replace(first, episode=T0 + 60 * MIN, acked_at=T0 + 61 * MIN)
+    store.acknowledge(next_episode)
+    assert store.acknowledgements("shop") == [other, next_episode]
 
 
 # ---------------------------------------------------------------- contract: prune, meta

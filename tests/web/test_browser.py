@@ -24,9 +24,11 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from balancewatch.records import Notification
 from balancewatch.sim.server import SimServer
+from balancewatch.state.sqlite import SqliteStore
 from tests.daemon.test_service import Daemon, wait_until
-from tests.receivers import JsonReceiver, free_port
+from tests.receivers import JsonReceiver, Received, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -192,3 +194,81 @@ def test_the_pages_work_without_javascript(
             assert tab.problems == []
         finally:
             context.close()
+
+
+# ---------------------------------------------------------------- acknowledging from a link
+
+
+@pytest.fixture
+def reminding(tmp_path: Path) -> Iterator[tuple[Daemon, SimServer, JsonReceiver]]:
+    """A daemon polling every second and reminding every 2 s, whose notifications carry
+    acknowledgement links to its page (public_url, and a secret read from a file)."""
+    with SimServer() as sim, JsonReceiver() as receiver:
+        sim.add_account("oneclickdz", "shop-key-123456", balances={"DZD": {"available": 6000}})
+        sim.add_account("sunor", "credits-key-123456", balances={"CREDITS": {"available": 950}})
+        daemon = Daemon(tmp_path, sim, receiver)
+        port = free_port()
+        secret = tmp_path / "web-secret"
+        secret.write_text("f3" * 32 + "\n")
+        secret.chmod(0o600)
+        http = f"http:\n  listen: 127.0.0.1:{port}\n  public_url: http://127.0.0.1:{port}/\n"
+        daemon.write_config(extra=f"{http}  secret: file:{secret}\n")
+        daemon.config.write_text(daemon.config.read_text().replace("repeat: 1h", "repeat: 2s"))
+        daemon.start()
+        try:
+            wait_until(lambda: daemon.polls("shop") >= 1, what="a first poll")
+            yield daemon, sim, receiver
+        finally:
+            assert daemon.stop() == 0
+
+
+def shop_reminders(receiver: JsonReceiver) -> list[Received]:
+    return [r for r in list(receiver.received) if "shop" in r.text and "still firing" in r.text]
+
+
+def sent_ids(received: list[Received]) -> list[str]:
+    return [m for r in received for m in re.findall(r"id ([0-9a-f]{10})", r.text)]
+
+
+def test_an_acknowledgement_made_in_the_browser_stops_the_reminders(
+    chromium: BrowserContext, reminding: tuple[Daemon, SimServer, JsonReceiver]
+) -> None:
+    """Shop drains to critical and is reminded of every 2 s, each reminder with its link;
+    the browser opens the link (nothing acknowledged yet), names itself and clicks. While
+    the alert keeps firing, for 8 more polls (4 reminders' worth), no reminder decided
+    after that click is sent; the account's page says who acknowledged it."""
+    daemon, sim, receiver = reminding
+    sim.set_drain("shop-key-123456", Decimal(1500))
+    wait_until(lambda: len(shop_reminders(receiver)) >= 2, timeout=40, what="two reminders")
+    link = re.search(r"(http://\S+/ack/\S+)", shop_reminders(receiver)[-1].text)
+    assert link is not None, shop_reminders(receiver)[-1].text
+
+    tab = Watched(chromium.new_page())
+    page = tab.page
+    page.goto(link.group(1))
+    assert page.locator("main .alert.critical").count() == 1
+    assert page.locator("p.banner.ack").count() == 0
+    page.fill("input[name=name]", "ana")
+    page.click("button:has-text('acknowledge')")
+    page.wait_for_load_state()
+    assert page.locator("p.banner.ack").inner_text().startswith("Acknowledged by ana at ")
+
+    polls = daemon.polls("shop")
+    wait_until(lambda: daemon.polls("shop") >= polls + 8, timeout=30, what="8 more polls")
+    store = SqliteStore.open_readonly(daemon.workdir / "state.db")
+    try:
+        (ack,) = store.acknowledgements("shop")
+        notes: dict[str, Notification] = {n.id: n for n in store.notifications_of("shop", 500)}
+        (firing,) = store.firing_alerts()
+    finally:
+        store.close()
+    assert ack.acked_by == "ana"
+    assert (firing.account, firing.severity.label) == ("shop", "critical")
+    reminded = [notes[i] for i in sent_ids(shop_reminders(receiver))]
+    assert reminded  # the ids of the messages are the store's
+    assert [n.created_at for n in reminded if n.created_at > ack.acked_at] == []
+    assert not [n for n in notes.values() if n.kind == "repeat" and n.created_at > ack.acked_at]
+
+    page.goto(link.group(1).split("/ack/")[0] + "/accounts/shop")
+    assert "acknowledged by ana" in page.locator("section.firing").inner_text()
+    assert tab.problems == []

@@ -67,6 +67,20 @@ def test_the_secret_must_be_long_and_stays_secret() -> None:
         config_with("http:\n  public_url: ftp://x\n")
 
 
+def test_previous_secrets_are_long_secrets_and_need_a_current_one() -> None:
+    """Rotation: old secrets are held to the same length, are redacted like the current
+    one, and make no sense without it."""
+    old, new = "o" * 40, "n" * 40
+    config = config_with(f"http:\n  secret: {new}\n  previous_secrets: [{old}]\n")
+    assert config.http is not None
+    assert {old, new} <= config.secrets
+    assert config.http.ack_links_valid_for.days == 7
+    with pytest.raises(ConfigError, match="at least 32"):
+        config_with(f"http:\n  secret: {new}\n  previous_secrets: [short]\n")
+    with pytest.raises(ConfigError, match="set secret too"):
+        config_with(f"http:\n  previous_secrets: [{old}]\n")
+
+
 def test_port_zero_takes_any_free_port() -> None:
     """`listen: 127.0.0.1:0` is accepted (tests and the demo use it)."""
     config = config_with("http:\n  listen: 127.0.0.1:0\n")
