@@ -135,8 +135,9 @@ class AccountCache:
 
     async def silences(self, store: Store, db: DbCall, now: datetime) -> list[Silence]:
         if self._silences_at is None or now - self._silences_at >= SILENCE_REFRESH:
-            self._silences = await db(store.silences, now)
-            acks = await db(store.acknowledgements)
+            # One call on the database thread: with the state down, each call waits for a
+            # connection (10 s) before it fails, and the next one waits again.
+            self._silences, acks = await db(lambda: (store.silences(now), store.acknowledgements()))
             self._acks = self._with_taken({(a.account, a.alert_key): a for a in acks})
             self._silences_at = now
         return self._silences

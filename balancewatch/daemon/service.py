@@ -264,7 +264,11 @@ class Daemon:
         fence = await self.sharing.acquire(plan)  # None: another daemon's turn
         if fence is None:
             return
-        await self.cache.ensure(name, plan, self.store, self.db, now)
+        try:
+            await self.cache.ensure(name, plan, self.store, self.db, now)
+        except StateError as error:  # what the account's alerts were is unknown: no poll
+            self.sharing.unavailable(error)
+            return
         now = self.clock()
         if not may_poll(plan, self.cache.health_of(name), now):
             log.debug("poll_skipped", account=name, reason="backoff")
@@ -285,21 +289,21 @@ class Daemon:
         fence: int | None = None,
     ) -> None:
         name = plan.name
-        silences = await self.cache.silences(self.store, self.db, now)
-        record, _ = decide(
-            plan,
-            outcome,
-            previous_health=self.cache.health_of(name),
-            history=self.cache.history_for(name, plan, now),
-            states=self.cache.states.get(name, {}),
-            now=now,
-            poll_id=f"{name}-{int(now.timestamp() * 1000)}",
-            silenced=lambda rule: any(s.covers(name, rule, now) for s in silences),
-            acked=self.cache.acked,
-        )
-        deliveries = notify.plan_deliveries(record.notifications, self.config)
-        record = replace(record, deliveries=deliveries, fence=fence)
         try:
+            silences = await self.cache.silences(self.store, self.db, now)
+            record, _ = decide(
+                plan,
+                outcome,
+                previous_health=self.cache.health_of(name),
+                history=self.cache.history_for(name, plan, now),
+                states=self.cache.states.get(name, {}),
+                now=now,
+                poll_id=f"{name}-{int(now.timestamp() * 1000)}",
+                silenced=lambda rule: any(s.covers(name, rule, now) for s in silences),
+                acked=self.cache.acked,
+            )
+            deliveries = notify.plan_deliveries(record.notifications, self.config)
+            record = replace(record, deliveries=deliveries, fence=fence)
             await self.commits.commit(record)
         except LeaseLost:  # paused past the lease: another daemon polls it now
             self.sharing.lost(name)
@@ -327,8 +331,6 @@ class Daemon:
             firing = self.cache.firing_counts()
             self.metrics.observe_poll(plan.name, plan.provider_name, outcome, ms / 1000, firing)
         log_poll(plan.name, outcome, ms, late_ms, notes)
-
-    # ------------------------------------------------------------ delivery
 
     async def _watchdog_loop(self) -> None:
         interval = self.sd.watchdog_interval or 1.0
