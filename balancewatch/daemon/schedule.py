@@ -15,7 +15,8 @@ balancewatch touches APScheduler.
 
 The first run is separate: soon after start (spread over :func:`first_run_spread`), so an
 operator sees every balance within seconds (a minute for 10,000 accounts); the next one is
-the first slot at least half an interval later.
+the first slot at least three quarters of an interval after the first run was due (a
+first run started late, on a busy start, is still well apart from it).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class SlotTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no 
     most ``jitter`` (capped at one interval) after its slot, so the slot it belongs to is
     the last one at or before it, and the next run is in the slot after that: never the
     same slot twice, none skipped. After the quick first run, the next is the first slot
-    at least half an interval later.
+    at least three quarters of an interval later.
     """
 
     __slots__ = ("first", "interval", "jitter", "offset")
@@ -89,8 +90,8 @@ class SlotTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no 
         if previous_fire_time is None:
             return self.first
         since = (previous_fire_time.timestamp() - self.offset) / self.interval
-        if previous_fire_time == self.first:  # the quick first run: half an interval at least
-            slot = math.ceil(since + 0.5)
+        if previous_fire_time == self.first:  # the quick first run: 3/4 interval at least
+            slot = math.ceil(since + 0.75)
         else:  # the slot after the one this run was in (it ran at most ``jitter`` late)
             slot = math.floor(since + SLOT_TOLERANCE) + 1
         when = self.offset + slot * self.interval

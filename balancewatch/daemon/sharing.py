@@ -108,6 +108,8 @@ class Sharing:
         self._overdue_at = 0.0
         self._period: float | None = None
         self._first_runs_skipped: set[str] = set()
+        self._first_runs: set[str] = set()
+        """Accounts whose quick first run is still to come (none when they are skipped)."""
 
     # ------------------------------------------------------------ at each tick
 
@@ -120,6 +122,9 @@ class Sharing:
         if self._first_runs_skipped and name in self._first_runs_skipped:
             self._first_runs_skipped.discard(name)
             return None
+        first = bool(self._first_runs) and name in self._first_runs
+        if first:
+            self._first_runs.discard(name)
         if not self.membership.mine(name) and not self.leases.holds(name):
             return None
         lease, cover = self._lease(plan)
@@ -132,6 +137,11 @@ class Sharing:
             return None
         if claim.taken_from_another(self.owner):
             self.d.cache.forget(name)  # polled elsewhere meanwhile: read it all again
+            if first and claim.previous_owner in self.membership.live:
+                # A daemon started with this one and polled it since: its slot is next.
+                if not self.membership.mine(name):
+                    self.leases.release_later(name)
+                return None
         return claim.token
 
     def _lease(self, plan: AccountPlan) -> tuple[float, float]:
@@ -237,6 +247,8 @@ class Sharing:
             log.info("predecessor_released", daemon=old, accounts=ended)
         if others:
             self._first_runs_skipped = set(self.d.plans)
+        else:  # several may start together, each seeing none of the others yet
+            self._first_runs = set(self.d.plans)
         log.info("joined", daemon=self.owner, daemons=len(self.membership.live))
 
     async def beat(self) -> None:

@@ -35,8 +35,8 @@ LEASE = 2 * INTERVAL + 10
 DOUBLE = 0.4
 """Of an interval: two requests to one account closer than this are one slot polled twice.
 Two daemons polling one slot would be milliseconds apart; a daemon's own polls are at
-least half an interval apart (its quick first run, then its first slot), give or take the
-few milliseconds the first run starts late."""
+least three quarters of an interval apart (its quick first run, then its first slot), less
+what the first run's request starts late on a busy start (a few hundred ms at most)."""
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
