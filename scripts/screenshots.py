@@ -7,8 +7,8 @@ A week of polls of a dozen accounts is written to a temporary state database (dr
 top-ups, an escalation in progress, a provider failing, a silence, a disabled account),
 the page is served from it in this process with the clock fixed at 03:00 UTC, and Debian's
 chromium (``/usr/bin/chromium``, driven by Playwright; ``apt-get install chromium``) takes
-the pictures: the overview on a desktop, an account's page, and the overview on a phone in
-light and dark.
+the pictures: the overview on a desktop, an account's page, the overview on a phone in
+light and dark, and the page a notification's acknowledgement link opens.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from balancewatch.acklinks import AckClaim  # noqa: E402
 from balancewatch.config.http import HttpSettings  # noqa: E402
 from balancewatch.config.load import parse_config  # noqa: E402
 from balancewatch.model import Balance, Severity, Snapshot  # noqa: E402
 from balancewatch.records import (  # noqa: E402
+    Acknowledgement,
     AlertState,
     Health,
     Notification,
@@ -44,6 +46,8 @@ NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 STEP = timedelta(minutes=10)
 WEEK = 7 * 24 * 6
 CHROMIUM = "/usr/bin/chromium"
+SHOP_EPISODE = NOW - timedelta(hours=3, minutes=10)
+HTTP = HttpSettings(listen="127.0.0.1:0", public_url="https://status.example/", secret="s" * 32)  # type: ignore[arg-type]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 CONFIG = """\
@@ -137,6 +141,12 @@ def fill(store: SqliteStore) -> None:
         "escrow-tn", "held_increase", NOW - timedelta(hours=1), NOW + timedelta(hours=5),
         "supplier settlement in progress",
     )  # fmt: skip
+    store.acknowledge(
+        Acknowledgement(
+            "music-credits", "unreachable:*", NOW - timedelta(minutes=22), Severity.WARNING,
+            NOW - timedelta(minutes=12), "alice",
+        )
+    )  # fmt: skip
 
 
 def _alerts(latest: Decimal) -> PollRecord:
@@ -144,7 +154,7 @@ def _alerts(latest: Decimal) -> PollRecord:
         account="shop-topups", key="threshold:DZD", rule="threshold", rule_type="threshold",
         currency="DZD", kind="state", status="firing", severity=Severity.CRITICAL,
         summary=f"available {latest:,.2f} DZD is below 3,000.00 DZD",
-        started_at=NOW - timedelta(hours=3, minutes=10), notified_severity=Severity.CRITICAL,
+        started_at=SHOP_EPISODE, notified_severity=Severity.CRITICAL,
     )  # fmt: skip
     unreachable = AlertState(
         account="music-credits", key="unreachable:*", rule="unreachable", rule_type="health",
@@ -184,7 +194,7 @@ def serve(store: SqliteStore, text: str) -> tuple[str, Callable[[], None]]:
         return await asyncio.get_running_loop().run_in_executor(pool, call, *args)
 
     source = Source(store, db, lambda: config, list, None, clock=lambda: NOW)
-    server = WebServer(source, HttpSettings(listen="127.0.0.1:0"))
+    server = WebServer(source, HTTP)
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     port = asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
@@ -198,6 +208,14 @@ def serve(store: SqliteStore, text: str) -> tuple[str, Callable[[], None]]:
     return f"http://127.0.0.1:{port}", stop
 
 
+def ack_token() -> str:
+    """The link a reminder about shop-topups' critical alert carries."""
+    signer = HTTP.ack_signer()
+    assert signer is not None
+    claim = AckClaim("shop-topups", "threshold:DZD", SHOP_EPISODE, NOW + timedelta(days=7))
+    return signer.sign(claim)
+
+
 def shoot(base: str, out: Path) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
@@ -207,6 +225,7 @@ def shoot(base: str, out: Path) -> list[Path]:
         ("web-account.png", "/accounts/shop-topups?range=7d&refresh=off", desktop, "light"),
         ("web-phone.png", "/?refresh=off", phone, "light"),
         ("web-phone-dark.png", "/?refresh=off", phone, "dark"),
+        ("web-ack.png", "/ack/" + ack_token(), desktop, "light"),
     ]
     written = []
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
