@@ -278,3 +278,58 @@ def test_a_daemon_ticks_only_the_accounts_it_should_hold_and_takes_back_a_leaver
     interval = plans[back].effective.interval
     job = ticker._scheduler.get_job(back)
     assert job.next_run_time == next_slot(back, interval, T0)
+
+
+def test_daemons_started_together_skip_a_first_run_the_other_has_made(tmp_path: Path) -> None:
+    """Daemons started together see none of the others when they join, so each makes quick
+    first runs. A first run of an account another live daemon has polled since is skipped
+    (its slot comes next); an account nobody polled gets its first run; and a later run
+    of the skipped account is made."""
+    accounts = "".join(
+        f"  - {{name: acct{i}, provider: sunor, api_key: k-{i:012d}}}\n" for i in range(20)
+    )
+    kept, plans, _ = plan_config(parse_config("accounts:\n" + accounts))
+    store = SqliteStore.open(tmp_path / "state.db", now=T0)
+
+    async def db(call: Any, *args: Any) -> Any:
+        return call(*args)
+
+    async def run(name: str) -> None:
+        raise AssertionError("the ticker is never started here")
+
+    def daemon() -> Any:
+        forget = SimpleNamespace(forget=lambda name: None)
+        return SimpleNamespace(
+            config=kept, plans=plans, clock=lambda: T0, store=store, db=db, cache=forget
+        )
+
+    async def scenario() -> tuple[int | None, int | None, int | None, int | None]:
+        def spawn(coro: Coroutine[Any, Any, None]) -> None:
+            asyncio.get_running_loop().create_task(coro)
+
+        a, b = Sharing(daemon(), spawn, Ticker(run)), Sharing(daemon(), spawn, Ticker(run))
+        a._first_runs, b._first_runs = set(plans), set(plans)  # as join() left them
+        me_a = Member(a.owner, "h", 1, a.membership.config_hash, T0, T0)
+        me_b = Member(b.owner, "h", 2, b.membership.config_hash, T0, T0)
+        a.membership.update([me_a], 60)  # a's first runs, before it heard of b
+        b.membership.update([me_a, me_b], 60)
+        live = sorted([a.owner, b.owner])
+        polled, untouched = [n for n in plans if preferred(n, live) == b.owner][:2]
+        first_by_a = await a.acquire(plans[polled])
+        store.release_accounts(a.owner, [polled])  # a saw b, polled it and handed it over
+        return (
+            first_by_a,
+            await b.acquire(plans[polled]),
+            await b.acquire(plans[untouched]),
+            await b.acquire(plans[polled]),
+        )
+
+    try:
+        first_by_a, skipped, made, later = asyncio.run(scenario())
+    finally:
+        store.close()
+    assert first_by_a is not None
+    assert skipped is None
+    assert made is not None
+    assert later is not None
+    assert later > first_by_a
