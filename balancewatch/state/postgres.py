@@ -40,6 +40,7 @@ from psycopg_pool import ConnectionPool
 from balancewatch.model import Snapshot, StateError
 from balancewatch.records import AlertState, Health, PollRecord, Silence
 from balancewatch.state import postgres_schema as schema
+from balancewatch.state.columns import ALERT_COLUMNS, HEALTH_COLUMNS, SILENCE_COLUMNS
 from balancewatch.state.leases import lease_lost, split_fenced
 from balancewatch.state.postgres_acks import PgAcks
 from balancewatch.state.postgres_cluster import PgCluster
@@ -53,16 +54,6 @@ if TYPE_CHECKING:
 
 _PRUNE_BATCH = 500
 SNAPSHOT_COLUMNS = "account, taken_at, balances::text"
-HEALTH_COLUMNS = (
-    "account, consecutive_failures, last_error, last_error_kind, last_ok_at, last_poll_at,"
-    " not_before, config_hash"
-)
-ALERT_COLUMNS = (
-    "account, key, rule, rule_type, currency, kind, status, severity, summary, consecutive,"
-    " started_at, last_notified_at, notified_severity, resolved_at, value, threshold,"
-    " event_ref, updated_at"
-)
-SILENCE_COLUMNS = "id, account, rule, starts_at, ends_at, reason, created_by"
 _TIME, _TEXT = "timestamptz", "text"
 _HEALTH_TYPES = (_TEXT, "int", _TEXT, _TEXT, _TIME, _TIME, _TIME, _TEXT)
 _ALERT_TYPES = (

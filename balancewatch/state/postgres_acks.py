@@ -10,14 +10,14 @@ from __future__ import annotations
 from balancewatch.model import Severity
 from balancewatch.records import Acknowledgement
 from balancewatch.state import postgres_schema as schema
+from balancewatch.state.columns import ACK_COLUMNS
 from balancewatch.state.postgres_open import PgAccess
 
-_COLUMNS = "account, alert_key, episode, severity, acked_at, acked_by"
 _DELETE_OLDER = (
     "DELETE FROM acknowledgements WHERE account = %s AND alert_key = %s AND episode <> %s"
 )
 _UPSERT = (
-    f"INSERT INTO acknowledgements ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
+    f"INSERT INTO acknowledgements ({ACK_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (account, alert_key, episode) DO UPDATE SET severity = excluded.severity,"
     " acked_at = excluded.acked_at, acked_by = excluded.acked_by"
 )
@@ -39,7 +39,7 @@ class PgAcks(PgAccess):
         """As :meth:`SqliteAcks.acknowledgements`."""
         where, params = (" WHERE account = %s", (account,)) if account is not None else ("", ())
         rows = self._read(
-            f"SELECT {_COLUMNS} FROM acknowledgements{where} ORDER BY account, alert_key",
+            f"SELECT {ACK_COLUMNS} FROM acknowledgements{where} ORDER BY account, alert_key",
             params,
         )
         return [

@@ -19,15 +19,10 @@ from typing import Any
 
 from balancewatch.records import Delivery, Notification, PendingDelivery
 from balancewatch.state import postgres_schema as schema
+from balancewatch.state.columns import DELIVERY_COLUMNS, NOTIFICATION_COLUMNS
 from balancewatch.state.leases import check_lease, delivery_lost
 from balancewatch.state.postgres_open import PgAccess
 
-NOTIFICATION_COLUMNS = (
-    "id, account, alert_key, kind, severity, title, body, created_at, poll_id, fields, tags"
-)
-DELIVERY_COLUMNS = (
-    "notification_id, channel, attempts, next_attempt_at, delivered_at, gave_up_at, last_error"
-)
 INSERT_NOTIFICATIONS = (
     f"INSERT INTO notifications ({NOTIFICATION_COLUMNS}) SELECT * FROM unnest(%s::text[],"
     " %s::text[], %s::text[], %s::text[], %s::smallint[], %s::text[], %s::text[],"

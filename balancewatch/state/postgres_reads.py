@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from balancewatch.model import Snapshot
 from balancewatch.records import Bucket, Notification
 from balancewatch.state import postgres_schema as schema
+from balancewatch.state.columns import NOTIFICATION_COLUMNS
 from balancewatch.state.postgres_open import PgAccess
-from balancewatch.state.postgres_outbox import NOTIFICATION_COLUMNS
 from balancewatch.state.series import buckets as to_buckets
 
 _LATEST = (

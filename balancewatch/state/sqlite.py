@@ -52,6 +52,7 @@ from balancewatch.model import Snapshot, StateError
 from balancewatch.records import AlertState, Health, PollRecord, Silence
 from balancewatch.state import sqlite_migrations as migrations
 from balancewatch.state import sqlite_schema as schema
+from balancewatch.state.columns import ALERT_COLUMNS, HEALTH_COLUMNS, SILENCE_COLUMNS
 from balancewatch.state.leases import lease_lost, split_fenced
 from balancewatch.state.sqlite_acks import SqliteAcks
 from balancewatch.state.sqlite_cluster import SqliteCluster, current_tokens
@@ -230,13 +231,13 @@ class SqliteStore(SqliteOutbox, SqliteCluster, SqliteReads, SqliteAcks):
 
     def health(self, account: str) -> Health | None:
         rows = self._read(
-            f"SELECT {schema.HEALTH_COLUMNS} FROM health WHERE account = ?",
+            f"SELECT {HEALTH_COLUMNS} FROM health WHERE account = ?",
             (account,),
         )
         return schema.health_from(rows[0]) if rows else None
 
     def all_health(self) -> list[Health]:
-        rows = self._read(f"SELECT {schema.HEALTH_COLUMNS} FROM health ORDER BY account")
+        rows = self._read(f"SELECT {HEALTH_COLUMNS} FROM health ORDER BY account")
         return [schema.health_from(row) for row in rows]
 
     def prune(self, before: datetime) -> int:
@@ -264,7 +265,7 @@ class SqliteStore(SqliteOutbox, SqliteCluster, SqliteReads, SqliteAcks):
 
     def alert_states(self, account: str) -> dict[str, AlertState]:
         rows = self._read(
-            f"SELECT {schema.ALERT_COLUMNS} FROM alerts WHERE account = ?",
+            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE account = ?",
             (account,),
         )
         states = (schema.alert_from(row) for row in rows)
@@ -272,8 +273,7 @@ class SqliteStore(SqliteOutbox, SqliteCluster, SqliteReads, SqliteAcks):
 
     def firing_alerts(self) -> list[AlertState]:
         rows = self._read(
-            f"SELECT {schema.ALERT_COLUMNS} FROM alerts WHERE status = 'firing'"
-            " ORDER BY account, key"
+            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE status = 'firing' ORDER BY account, key"
         )
         return [schema.alert_from(row) for row in rows]
 
@@ -299,7 +299,7 @@ class SqliteStore(SqliteOutbox, SqliteCluster, SqliteReads, SqliteAcks):
         Ordered by start, then id. ``None`` includes ended and future silences: the store
         reads no clock, so "current" always needs an instant from the caller.
         """
-        sql = f"SELECT {schema.SILENCE_COLUMNS} FROM silences"
+        sql = f"SELECT {SILENCE_COLUMNS} FROM silences"
         params: list[str] = []
         if at is not None:
             sql += " WHERE starts_at <= ? AND ends_at > ?"

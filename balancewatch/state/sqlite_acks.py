@@ -13,11 +13,11 @@ from __future__ import annotations
 from balancewatch.model import Severity
 from balancewatch.records import Acknowledgement
 from balancewatch.state import sqlite_schema as schema
+from balancewatch.state.columns import ACK_COLUMNS
 from balancewatch.state.sqlite_open import SqliteAccess
 
-_COLUMNS = "account, alert_key, episode, severity, acked_at, acked_by"
 _UPSERT = (
-    f"INSERT INTO acknowledgements ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO acknowledgements ({ACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (account, alert_key, episode) DO UPDATE SET severity = excluded.severity,"
     " acked_at = excluded.acked_at, acked_by = excluded.acked_by"
 )
@@ -42,7 +42,7 @@ class SqliteAcks(SqliteAccess):
         Whether one still holds is :meth:`Acknowledgement.holds`' to say."""
         where, params = (" WHERE account = ?", (account,)) if account is not None else ("", ())
         rows = self._read(
-            f"SELECT {_COLUMNS} FROM acknowledgements{where} ORDER BY account, alert_key",
+            f"SELECT {ACK_COLUMNS} FROM acknowledgements{where} ORDER BY account, alert_key",
             params,
         )
         return [

@@ -21,6 +21,7 @@ from typing import Any
 
 from balancewatch.records import Delivery, Notification, PendingDelivery
 from balancewatch.state import sqlite_schema as schema
+from balancewatch.state.columns import NOTIFICATION_COLUMNS
 from balancewatch.state.leases import check_lease, delivery_lost
 from balancewatch.state.sqlite_open import SqliteAccess
 
@@ -158,7 +159,7 @@ class SqliteOutbox(SqliteAccess):
 
     def recent_notifications(self, limit: int = 20) -> list[Notification]:
         rows = self._read(
-            f"SELECT {schema.NOTIFICATION_COLUMNS} FROM notifications"
+            f"SELECT {NOTIFICATION_COLUMNS} FROM notifications"
             " ORDER BY created_at DESC, rowid DESC LIMIT ?",
             (limit,),
         )

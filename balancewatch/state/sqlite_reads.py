@@ -22,6 +22,7 @@ from typing import Any
 from balancewatch.model import Snapshot
 from balancewatch.records import Bucket, Notification
 from balancewatch.state import sqlite_schema as schema
+from balancewatch.state.columns import NOTIFICATION_COLUMNS
 from balancewatch.state.series import buckets as to_buckets
 
 _LATEST = (
@@ -87,7 +88,7 @@ class SqliteReads:
     def notifications_of(self, account: str, limit: int = 20) -> list[Notification]:
         """The latest notifications about one account, newest first."""
         rows = self._read(
-            f"SELECT {schema.NOTIFICATION_COLUMNS} FROM notifications WHERE account = ?"
+            f"SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE account = ?"
             " ORDER BY created_at DESC, rowid DESC LIMIT ?",
             (account, limit),
         )

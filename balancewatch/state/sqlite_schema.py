@@ -38,6 +38,12 @@ from balancewatch.records import (
     NotificationKind,
     Silence,
 )
+from balancewatch.state.columns import (
+    ALERT_COLUMNS,
+    DELIVERY_COLUMNS,
+    HEALTH_COLUMNS,
+    NOTIFICATION_COLUMNS,
+)
 
 # ---------------------------------------------------------------- value codecs
 
@@ -92,22 +98,6 @@ def decode_balances(text: str) -> dict[str, Balance]:
 # ---------------------------------------------------------------- records <-> rows
 
 SNAPSHOT_COLUMNS = "account, taken_at, balances"
-HEALTH_COLUMNS = (
-    "account, consecutive_failures, last_error, last_error_kind, last_ok_at, last_poll_at,"
-    " not_before, config_hash"
-)
-ALERT_COLUMNS = (
-    "account, key, rule, rule_type, currency, kind, status, severity, summary, consecutive,"
-    " started_at, last_notified_at, notified_severity, resolved_at, value, threshold,"
-    " event_ref, updated_at"
-)
-NOTIFICATION_COLUMNS = (
-    "id, account, alert_key, kind, severity, title, body, created_at, poll_id, fields, tags"
-)
-DELIVERY_COLUMNS = (
-    "notification_id, channel, attempts, next_attempt_at, delivered_at, gave_up_at, last_error"
-)
-SILENCE_COLUMNS = "id, account, rule, starts_at, ends_at, reason, created_by"
 
 # ---------------------------------------------------------------- statements
 # Built only from the constants above; every value is a bound parameter.
