@@ -107,9 +107,10 @@ class Sharing:
         self._mismatch: tuple[str, ...] = ()
         self._overdue_at = 0.0
         self._period: float | None = None
-        self._first_runs_skipped: set[str] = set()
         self._first_runs: set[str] = set()
-        """Accounts whose quick first run is still to come (none when they are skipped)."""
+        """Accounts whose quick first run is still to come."""
+        self._skip_first_runs = False
+        """Joined running daemons or a dead predecessor: no quick first run is made."""
 
     # ------------------------------------------------------------ at each tick
 
@@ -119,12 +120,11 @@ class Sharing:
         name: str = plan.name
         if self.down_since is not None:
             return None
-        if self._first_runs_skipped and name in self._first_runs_skipped:
-            self._first_runs_skipped.discard(name)
-            return None
         first = bool(self._first_runs) and name in self._first_runs
         if first:
             self._first_runs.discard(name)
+            if self._skip_first_runs:
+                return None
         if not self.membership.mine(name) and not self.leases.holds(name):
             return None
         lease, cover = self._lease(plan)
@@ -245,10 +245,10 @@ class Sharing:
             ended = await self.d.db(self.d.store.release_accounts, old)
             await self.d.db(self.d.store.leave, old)
             log.info("predecessor_released", daemon=old, accounts=ended)
-        if others:
-            self._first_runs_skipped = set(self.d.plans)
-        else:  # several may start together, each seeing none of the others yet
-            self._first_runs = set(self.d.plans)
+        # Without others, several may have started together, each seeing none of the
+        # others yet: acquire() skips a first run another live daemon made meanwhile.
+        self._first_runs = set(self.d.plans)
+        self._skip_first_runs = bool(others)
         log.info("joined", daemon=self.owner, daemons=len(self.membership.live))
 
     async def beat(self) -> None:
