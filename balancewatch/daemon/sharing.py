@@ -239,15 +239,22 @@ class Sharing:
         request made, its result never written), and an immediate first run would ask that
         provider a second time in the same slot."""
         self.membership.config_hash = plans_hash(self.d.config, self.d.plans.values())
-        await self.beat()
-        others = [m.id for m in self.membership.members if m.id != self.owner]
-        for old in self.membership.predecessors():
-            ended = await self.d.db(self.d.store.release_accounts, old)
-            await self.d.db(self.d.store.leave, old)
-            log.info("predecessor_released", daemon=old, accounts=ended)
+        self._first_runs = set(self.d.plans)
+        self._skip_first_runs = True  # until a heartbeat says nobody else is there
+        try:
+            await self.beat()
+            others = [m.id for m in self.membership.members if m.id != self.owner]
+            for old in self.membership.predecessors():
+                ended = await self.d.db(self.d.store.release_accounts, old)
+                await self.d.db(self.d.store.leave, old)
+                log.info("predecessor_released", daemon=old, accounts=ended)
+        except StateError as error:
+            # The state stopped answering since it was opened: polls wait for it (the
+            # heartbeats probe it again), with no quick first runs, not knowing who polls.
+            self.unavailable(error)
+            return
         # Without others, several may have started together, each seeing none of the
         # others yet: acquire() skips a first run another live daemon made meanwhile.
-        self._first_runs = set(self.d.plans)
         self._skip_first_runs = bool(others)
         log.info("joined", daemon=self.owner, daemons=len(self.membership.live))
 

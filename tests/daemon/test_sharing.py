@@ -16,7 +16,7 @@ from balancewatch.daemon.cluster import Membership, config_hash, heartbeat_perio
 from balancewatch.daemon.commits import GroupCommit
 from balancewatch.daemon.schedule import Ticker, next_slot
 from balancewatch.daemon.sharing import Sharing, plans_hash
-from balancewatch.model import Snapshot
+from balancewatch.model import Snapshot, StateLocked
 from balancewatch.poll.plan import make_plan, plan_config
 from balancewatch.records import Health, PollRecord
 from balancewatch.state import Claim, LeaseLost, Member
@@ -333,3 +333,35 @@ def test_daemons_started_together_skip_a_first_run_the_other_has_made(tmp_path: 
     assert made is not None
     assert later is not None
     assert later > first_by_a
+
+
+def test_a_state_that_stops_answering_before_the_first_heartbeat_pauses_polls() -> None:
+    """PostgreSQL going down between the store's opening and the daemon's first heartbeat
+    is an outage like any other (polls wait, the heartbeats probe again), not a crash;
+    no quick first run is made, not knowing who else polls."""
+    kept, plans, _ = plan_config(
+        parse_config("accounts:\n  - {name: a, provider: sunor, api_key: k-000000000001}\n")
+    )
+
+    def heartbeat(*args: Any, **kwargs: Any) -> list[Member]:
+        raise StateLocked("cannot connect to the state database: refused; nothing was written")
+
+    async def db(call: Any, *args: Any) -> Any:
+        return call(*args)
+
+    async def run(name: str) -> None:
+        raise AssertionError("the ticker is never started here")
+
+    daemon = SimpleNamespace(
+        config=kept, plans=plans, clock=lambda: T0, db=db, metrics=None,
+        store=SimpleNamespace(heartbeat=heartbeat),
+    )  # fmt: skip
+    sharing = Sharing(daemon, lambda coro: coro.close(), Ticker(run))  # type: ignore[arg-type]
+
+    async def scenario() -> int | None:
+        await sharing.join()
+        return await sharing.acquire(plans["a"])
+
+    assert asyncio.run(scenario()) is None
+    assert sharing.problem() is not None
+    assert sharing._skip_first_runs
