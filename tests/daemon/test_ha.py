@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from balancewatch.daemon.cluster import preferred
 from balancewatch.sim.server import SimServer
 from tests.daemon.ha_harness import INTERVAL, LEASE, Fleet, key, wait_until
 from tests.pgcluster import PgCluster
@@ -28,7 +29,9 @@ from tests.receivers import JsonReceiver
 
 pytestmark = pytest.mark.xdist_group("ha")
 
-ACCOUNTS = [f"acct{i}" for i in range(8)]
+ACCOUNTS = sorted(f"acct{i}" for i in range(24))
+"""Enough that rendezvous hashing gives every daemon some: with 8, one of three daemons got
+none about one start in eight (3 x (2/3)^8), and waiting for "each holds some" timed out."""
 
 
 @pytest.fixture
@@ -137,9 +140,19 @@ def test_a_paused_daemons_late_write_is_refused_and_counted(fleet: Fleet) -> Non
     fleet.write_configs(2)
     for member in fleet.members:
         member.start()
-    wait_until(lambda: all(fleet.held(m) for m in fleet.members), timeout=20, what="a split")
     victim, other = fleet.members
-    account = fleet.held(victim)[0]
+
+    def kept_by_victim() -> list[str]:
+        """Accounts the victim holds and keeps (rendezvous picks it): not one it is about
+        to hand over, which the other would poll with no lease to take."""
+        ids = [fleet.owner(m) for m in fleet.members]
+        if None in ids:
+            return []
+        live = sorted(str(i) for i in ids)
+        return [a for a in fleet.held(victim) if preferred(a, live) == ids[0]]
+
+    wait_until(lambda: bool(kept_by_victim()), timeout=20, what="a split")
+    account = kept_by_victim()[0]
     seen = len(fleet.requests(account))
     fleet.sim.set_fault(key(account), "hang")
     wait_until(lambda: len(fleet.requests(account)) > seen, timeout=10, what="a hanging poll")
@@ -171,8 +184,11 @@ def test_postgresql_restarted_under_load_pauses_polls_without_a_false_alert(
     fleet.write_configs(2)
     for member in fleet.members:
         member.start()
-    wait_until(
-        lambda: sorted(a for m in fleet.members for a in fleet.held(m)) == ACCOUNTS,
+    wait_until(  # both daemons running and holding some: not one before the other joined
+        lambda: (
+            all(fleet.held(m) for m in fleet.members)
+            and sorted(a for m in fleet.members for a in fleet.held(m)) == ACCOUNTS
+        ),
         timeout=20,
         what="a split",
     )
