@@ -9,16 +9,13 @@ finds any account polled twice within one slot (by two daemons).
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +23,7 @@ from pathlib import Path
 from balancewatch.model import StateError
 from balancewatch.sim.server import SimServer
 from balancewatch.state import Cluster, open_store
+from tests.daemon.watching import log_events
 from tests.receivers import JsonReceiver, free_port
 
 INTERVAL = 2.0
@@ -37,15 +35,6 @@ DOUBLE = 0.4
 Two daemons polling one slot would be milliseconds apart; a daemon's own polls are at
 least three quarters of an interval apart (its quick first run, then its first slot), less
 what the first run's request starts late on a busy start (a few hundred ms at most)."""
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
 
 
 def key(account: str) -> str:
@@ -138,17 +127,8 @@ class Member:
 
     def events(self, name: str | None = None) -> list[dict[str, object]]:
         """Every JSON log line of every start of this daemon, oldest first."""
-        found = []
-        for start in range(1, self.starts + 1):
-            path = self.workdir / f"daemon-{self.index}-{start}.log"
-            for line in path.read_text(errors="replace").splitlines():
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if name is None or event.get("event") == name:
-                    found.append(event)
-        return found
+        starts = range(1, self.starts + 1)
+        return log_events((self.workdir / f"daemon-{self.index}-{i}.log" for i in starts), name)
 
     def get(self, path: str) -> tuple[int, str]:
         try:

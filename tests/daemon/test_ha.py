@@ -23,7 +23,8 @@ import pytest
 
 from balancewatch.daemon.cluster import preferred
 from balancewatch.sim.server import SimServer
-from tests.daemon.ha_harness import INTERVAL, LEASE, Fleet, key, wait_until
+from tests.daemon.ha_harness import INTERVAL, LEASE, Fleet, key
+from tests.daemon.watching import wait_until
 from tests.pgcluster import PgCluster
 from tests.receivers import JsonReceiver
 

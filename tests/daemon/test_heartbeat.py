@@ -8,24 +8,15 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from balancewatch.sim.server import SimServer
 from tests.conftest import ScriptedServer, sim_accounts
+from tests.daemon.watching import wait_until
 
 TOKEN = "0f3c9a7e-5d2b-4c1e-9a8f-7b6d5e4c3b2a"
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_the_heartbeat_url_is_fetched_while_healthy_and_status_lists_the_daemon(

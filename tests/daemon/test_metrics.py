@@ -26,7 +26,7 @@ from balancewatch.sim.server import SimServer
 from balancewatch.state.sqlite import SqliteStore
 from tests.conftest import KEYS
 from tests.daemon.test_service import Daemon as DaemonProcess
-from tests.daemon.test_service import wait_until
+from tests.daemon.watching import wait_until
 from tests.receivers import JsonReceiver, free_port
 
 CONFIG = """\

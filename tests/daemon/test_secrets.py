@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from balancewatch.sim.server import FAULTS, SimServer
-from tests.daemon.test_service import wait_until
+from tests.daemon.watching import wait_until
 from tests.receivers import JsonReceiver, free_port
 
 PROVIDERS = ("dhmad", "oneclickdz", "thedex", "sunor")

@@ -6,14 +6,13 @@ sleeping a fixed time; intervals are one second to keep them short.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from balancewatch.sim.server import SimServer
+from tests.daemon.watching import log_events, wait_until
 from tests.receivers import JsonReceiver
 
 CONFIG = """\
@@ -48,15 +48,6 @@ accounts:
     rules:
       - threshold: {{below: {{warning: 500}}}}
 """
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
 @dataclass
@@ -104,15 +95,7 @@ class Daemon:
         )
 
     def events(self, name: str | None = None) -> list[dict[str, object]]:
-        found = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if name is None or event.get("event") == name:
-                found.append(event)
-        return found
+        return log_events([self.log], name)
 
     def polls(self, account: str) -> int:
         return sum(1 for e in self.events("poll") if e.get("account") == account)

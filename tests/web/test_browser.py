@@ -27,7 +27,8 @@ from playwright.sync_api import (
 from balancewatch.records import Notification
 from balancewatch.sim.server import SimServer
 from balancewatch.state.sqlite import SqliteStore
-from tests.daemon.test_service import Daemon, wait_until
+from tests.daemon.test_service import Daemon
+from tests.daemon.watching import wait_until
 from tests.receivers import JsonReceiver, Received, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")

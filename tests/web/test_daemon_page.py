@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from balancewatch.sim.server import SimServer
-from tests.daemon.test_service import Daemon, wait_until
+from tests.daemon.test_service import Daemon
+from tests.daemon.watching import wait_until
 from tests.receivers import JsonReceiver, free_port
 
 
