@@ -9,7 +9,7 @@ transaction: that is what makes the outbox lose nothing across a crash.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -127,6 +127,13 @@ class Silence:
         if self.rule is not None and self.rule not in (rule, rule.split("-", maxsplit=1)[0]):
             return False
         return self.starts_at <= at < self.ends_at
+
+    @staticmethod
+    def targets(rule_ids: Iterable[str]) -> set[str]:
+        """What a silence may name for rules with these ids (what :meth:`covers` matches):
+        each id, its rule type, and the health alerts."""
+        ids = set(rule_ids)
+        return ids | {rule_id.split("-", 1)[0] for rule_id in ids} | {"auth", "unreachable"}
 
 
 @dataclass(frozen=True, slots=True)

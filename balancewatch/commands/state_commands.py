@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from balancewatch.commands.common import account_names, load, open_store, plans, utcnow
 from balancewatch.model import BalancewatchError, ConfigError
+from balancewatch.records import Silence
 
 if TYPE_CHECKING:
     from balancewatch.config.load import Config
@@ -94,8 +95,7 @@ def _check_silence_rule(config: Config, account: str | None, rule: str) -> None:
     the account (of any account for ``*``), its type, or a health alert. A typo would
     otherwise be accepted and mute nothing."""
     accounts = [a for a in config.accounts if account in (None, "*", a.name)]
-    ids = {rule_id for a in accounts for rule_id in a.rule_ids}
-    known = {"auth", "unreachable"} | ids | {rule_id.split("-", 1)[0] for rule_id in ids}
+    known = Silence.targets(rule_id for a in accounts for rule_id in a.rule_ids)
     if rule not in known:
         where = f"account {account!r}" if account not in (None, "*") else "any account"
         raise ConfigError(

@@ -125,8 +125,7 @@ def detail(store: Store, account: AccountPlan, span: str, now: datetime) -> Deta
 def silence_rules(account: AccountPlan) -> list[str]:
     """What a silence of this account may name (as ``silence --rule`` accepts): its rule
     ids, their types, and the health alerts."""
-    ids = set(account.rules.ids)
-    return sorted(ids | {rule.split("-", 1)[0] for rule in ids} | {"auth", "unreachable"})
+    return sorted(Silence.targets(account.rules.ids))
 
 
 def _amounts(snap: Snapshot | None) -> list[tuple[str, str]]:
